@@ -1,0 +1,20 @@
+"""minigrad: a small numpy tensor library with reverse-mode autograd, for learning how it works."""
+from minigrad.tensor import Tensor
+from minigrad.function import Function
+from minigrad.autograd import (BackwardStep, backward, backward_steps, detect_anomaly, enable_grad,
+                               no_grad, topological_order)
+from minigrad.errors import (AnomalyError, DTypeError, GradError, MinigradError, OpError,
+                             SerializationError)
+from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_softmax, relu, sigmoid,
+                                 softmax, split, stack, tanh)
+from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.serialization import load, save
+from minigrad.nn.init import manual_seed
+from minigrad import functional, nn, ops, optim
+
+__all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "detect_anomaly",
+           "enable_grad", "no_grad", "topological_order", "AnomalyError", "DTypeError", "GradError",
+           "MinigradError", "OpError", "SerializationError", "chunk", "concat", "cross_entropy",
+           "exp", "log", "log_softmax", "relu", "sigmoid", "softmax", "split", "stack", "tanh",
+           "GradcheckError", "gradcheck", "load", "save", "manual_seed", "functional", "nn", "ops",
+           "optim"]

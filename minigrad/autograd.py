@@ -1,0 +1,189 @@
+"""Reverse-mode differentiation: the order of the graph, the backward pass, and its modes.
+
+The graph is made of Tensors; a non-leaf tensor's `grad_fn` is the Function that made it and
+`grad_fn.inputs` are the tensors it was made from. Backward visits the tensors in reverse
+topological order, so each tensor's gradient is complete before it is passed further down.
+Nothing here recurses: a chain of a million ops goes through the same loops as a chain of three.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from minigrad.errors import AnomalyError, GradError, describe, format_location
+
+
+class Modes:
+    """Switches read on every op. One object, so the hot path pays one global lookup."""
+    __slots__ = ("grad_enabled", "detect_anomaly")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.detect_anomaly = False
+
+
+MODES = Modes()
+
+
+@contextmanager
+def no_grad():
+    """Ops inside record no graph and their results do not require grad (as torch.no_grad)."""
+    previous, MODES.grad_enabled = MODES.grad_enabled, False
+    try:
+        yield
+    finally:
+        MODES.grad_enabled = previous
+
+
+@contextmanager
+def enable_grad():
+    """Turn recording back on inside a no_grad block."""
+    previous, MODES.grad_enabled = MODES.grad_enabled, True
+    try:
+        yield
+    finally:
+        MODES.grad_enabled = previous
+
+
+@contextmanager
+def detect_anomaly():
+    """Raise AnomalyError at the first NaN or inf made in forward or in backward."""
+    previous, MODES.detect_anomaly = MODES.detect_anomaly, True
+    try:
+        yield
+    finally:
+        MODES.detect_anomaly = previous
+
+
+def topological_order(root) -> list:
+    """Every tensor that requires grad and reaches `root`, inputs before the ops that use them.
+
+    Iterative depth-first search: a tensor is appended once all its inputs are, which is
+    the post-order a recursive version would give, without Python's recursion limit.
+    """
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if tensor in visited:
+            continue
+        visited.add(tensor)
+        stack.append((tensor, True))
+        fn = tensor.grad_fn
+        if fn is not None:
+            for tensor_input in fn.inputs:
+                if tensor_input.requires_grad and tensor_input not in visited:
+                    stack.append((tensor_input, False))
+    return order
+
+
+@dataclass
+class BackwardStep:
+    """What one Function did during backward: the record `backward_steps` yields.
+
+    `grad_inputs[i]` is the gradient the Function sent to `function.inputs[i]`
+    (None for an input that does not require grad).
+    """
+    index: int
+    function: object
+    output: object
+    grad_output: np.ndarray
+    grad_inputs: tuple
+    source: str
+
+    def __repr__(self):
+        return (f"BackwardStep({self.index}: {type(self.function).__name__} "
+                f"at {self.source}, grad_output shape {self.grad_output.shape})")
+
+
+def _seed_gradient(root, grad):
+    if not root.requires_grad:
+        raise GradError(
+            f"backward(): {describe(root)} does not require grad: none of the tensors it was "
+            "computed from has requires_grad=True (or it was computed under no_grad()).")
+    if grad is None:
+        if root.data.size != 1:
+            raise GradError(
+                f"backward(): {describe(root)} is not a scalar; pass grad= of shape "
+                f"{root.shape} (the gradient of some scalar with respect to it).")
+        return np.ones_like(root.data)
+    grad = np.asarray(getattr(grad, "data", grad), dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise GradError(f"backward(): grad has shape {grad.shape} but {describe(root)}")
+    return grad
+
+
+def _check_finite(array, what, function, tensor):
+    if not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "inf"
+        raise AnomalyError(
+            f"{type(function).__name__}.backward produced {bad} in {what}; "
+            f"{describe(tensor)}")
+
+
+def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
+    """The one backward loop. Yields a BackwardStep after each Function only when `record`.
+
+    Gradients of a tensor's several consumers are summed in `pending`; when the tensor's
+    turn comes its sum is complete: hooks may replace it, then it is stored in `.grad`
+    (leaves add it to what they hold, as in PyTorch; other tensors are overwritten) and
+    passed through the Function that made the tensor.
+    """
+    pending = {root: _seed_gradient(root, grad)}
+    index = 0
+    for tensor in reversed(topological_order(root)):
+        grad_output = pending.pop(tensor)
+        if tensor._hooks:
+            for hook in tensor._hooks.values():
+                replaced = hook(grad_output)
+                if replaced is not None:
+                    grad_output = np.asarray(getattr(replaced, "data", replaced))
+        fn = tensor.grad_fn
+        if fn is None:
+            if tensor.grad is None:
+                tensor.grad = np.array(grad_output, dtype=tensor.data.dtype)
+            else:
+                tensor.grad += grad_output
+            continue
+        tensor.grad = grad_output
+        grad_inputs = fn.backward(grad_output)
+        for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
+            if grad_input is None or not tensor_input.requires_grad:
+                continue
+            if MODES.detect_anomaly:
+                _check_finite(grad_input, "the gradient of an input", fn, tensor_input)
+            if grad_input.dtype != tensor_input.data.dtype:
+                grad_input = grad_input.astype(tensor_input.data.dtype)
+            previous = pending.get(tensor_input)
+            pending[tensor_input] = grad_input if previous is None else previous + grad_input
+        if record:
+            yield BackwardStep(index, fn, tensor, grad_output, tuple(grad_inputs),
+                               format_location(tensor.created_at))
+        index += 1
+
+
+def backward(root, grad=None) -> None:
+    """Fill `.grad` of every tensor that requires grad and reaches `root`.
+
+    Leaves accumulate across calls (call `zero_grad()` between steps); every other tensor's
+    `.grad` holds the gradient of the latest backward pass that reached it. The graph is
+    kept, so backward may run again on it.
+    """
+    for _ in _backward_pass(root, grad, record=False):
+        pass
+
+
+def backward_steps(root, grad=None) -> Iterator[BackwardStep]:
+    """Run backward one Function at a time, yielding a BackwardStep after each.
+
+    Pause in the loop (or in a Function's `backward`) and the tensors' `.grad` show the
+    state so far: the gradients computed in steps 0..k, exactly as `backward` fills them.
+    """
+    return _backward_pass(root, grad, record=True)

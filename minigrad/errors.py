@@ -1,0 +1,78 @@
+"""The errors minigrad raises, and the one place their messages are written.
+
+Every message names the op, the shapes involved and the user's source line, so a student
+reading a traceback learns *which* tensor of *their* code was wrong, not just that numpy
+was unhappy somewhere inside the library.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class MinigradError(Exception):
+    """Base class of every error minigrad raises on purpose."""
+
+
+class OpError(MinigradError, ValueError, IndexError):
+    """An op refused its inputs (shapes that do not fit, an axis or index out of range).
+
+    It is both a ValueError and an IndexError, as numpy's AxisError is, so code that
+    catches the numpy error it replaces keeps working.
+    """
+
+
+class GradError(MinigradError, RuntimeError):
+    """backward() was asked for something that has no gradient."""
+
+
+class DTypeError(MinigradError, TypeError):
+    """Data that is not numeric, or an integer tensor asked to require grad."""
+
+
+class SerializationError(MinigradError, ValueError):
+    """A file that minigrad.load cannot trust: truncated, foreign or mismatched."""
+
+
+class AnomalyError(MinigradError, FloatingPointError):
+    """detect_anomaly() found a NaN or an infinity."""
+
+
+def user_location() -> tuple[str, int]:
+    """(file, line) of the innermost frame outside minigrad: the user's line that made a node.
+
+    Walking up a few frames is the whole cost, cheap enough to pay on every op.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return ("<minigrad>", 0)
+    return (frame.f_code.co_filename, frame.f_lineno)
+
+
+def format_location(location: tuple[str, int]) -> str:
+    """'path/to/file.py:12', relative to the working directory when it lies below it."""
+    filename, line = location
+    if os.path.isabs(filename):
+        relative = os.path.relpath(filename)
+        if not relative.startswith(".."):
+            filename = relative
+    return f"{filename}:{line}"
+
+
+def describe(tensor) -> str:
+    """One line a student can match to their code: name, shape, dtype and where it was made."""
+    name = f"'{tensor.name}' " if tensor.name else ""
+    made_by = f" = {type(tensor.grad_fn).__name__}(...)" if tensor.grad_fn is not None else ""
+    return (f"{name}shape {tensor.shape} {tensor.dtype}{made_by}, "
+            f"created at {format_location(tensor.created_at)}")
+
+
+def op_error(op: str, problem: str, tensors=(), error_type=OpError) -> MinigradError:
+    """Build the error for `op` failing on `tensors`, called from the user's current line."""
+    lines = [f"{op}: {problem}", f"  called at {format_location(user_location())}"]
+    lines += [f"  input {i}: {describe(t)}" for i, t in enumerate(tensors)]
+    return error_type("\n".join(lines))

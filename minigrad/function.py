@@ -1,0 +1,66 @@
+"""Function: one primitive op, its forward and its derivative, and the node it leaves in the graph.
+
+A Function object *is* the node: after `c = a * b`, `c.grad_fn` is a `Mul` whose `inputs` are
+`(a, b)` and whose `saved` holds what its `backward` needs. A debugger stepping through
+`loss.backward()` lands in these objects' `backward` methods, one per op.
+
+Subclasses write
+    forward(self, *arrays, **params) -> ndarray     numpy in, numpy out
+    backward(self, grad) -> tuple                   one gradient (or None) per input
+and keep any parameters (an axis, a shape) as attributes declared in `__slots__`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.autograd import MODES
+from minigrad.errors import AnomalyError, describe, format_location, op_error, user_location
+from minigrad.tensor import Tensor
+
+
+class Function:
+    """Base class of every primitive op. See the module docstring for the contract."""
+    __slots__ = ("inputs", "saved")
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep the arrays `backward` needs (read them back as `self.saved`)."""
+        self.saved = arrays
+
+    def forward(self, *arrays, **params) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    @classmethod
+    def apply(cls, *inputs, **params) -> Tensor:
+        """Run the op on Tensors (Python numbers become constants) and record it in the graph."""
+        tensors = inputs if all(isinstance(x, Tensor) for x in inputs) else _lift_constants(inputs)
+        fn = cls()
+        try:
+            data = fn.forward(*[t.data for t in tensors], **params)
+        except (ValueError, IndexError, TypeError) as error:
+            raise op_error(cls.__name__, str(error), tensors) from error
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        requires_grad = MODES.grad_enabled and any(t.requires_grad for t in tensors)
+        out = Tensor._make(data, fn if requires_grad else None, requires_grad, user_location())
+        if requires_grad:
+            fn.inputs = tensors
+        if MODES.detect_anomaly and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+            raise AnomalyError(
+                f"{cls.__name__} produced {'NaN' if np.isnan(data).any() else 'inf'} in forward "
+                f"at {format_location(out.created_at)}; inputs: "
+                + "; ".join(describe(t) for t in tensors))
+        return out
+
+    def __repr__(self):
+        names = ", ".join(t.name or f"<{t.shape}>" for t in getattr(self, "inputs", ()))
+        return f"{type(self).__name__}({names})"
+
+
+def _lift_constants(inputs) -> tuple:
+    """Wrap Python numbers and arrays as constant tensors, in the dtype of the first float input."""
+    like = next((x for x in inputs if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
+    dtype = like.dtype if like is not None else None
+    return tuple(x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs)

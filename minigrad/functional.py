@@ -1,0 +1,109 @@
+"""Functions over tensors: activations, softmax in both its forms, cross-entropy, and joining
+and splitting tensors. Each is a thin call of the ops in `minigrad.ops`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from minigrad import ops
+from minigrad.errors import op_error
+from minigrad.tensor import Tensor
+
+
+def exp(x: Tensor) -> Tensor: return ops.Exp.apply(x)
+def log(x: Tensor) -> Tensor: return ops.Log.apply(x)
+def tanh(x: Tensor) -> Tensor: return ops.Tanh.apply(x)
+def sigmoid(x: Tensor) -> Tensor: return ops.Sigmoid.apply(x)
+def relu(x: Tensor) -> Tensor: return ops.ReLU.apply(x)
+
+
+def softmax(x: Tensor, axis: int = -1, fused: bool = True) -> Tensor:
+    """softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ) along `axis`, max-subtracted for stability.
+
+    fused=True: one `Softmax` node with its analytic backward (fast; what models use).
+    fused=False: composed of Sub, Exp, Sum and Div, so the graph shows the formula
+    α<t,t'> = exp(e<t,t'>) / Σ_t' exp(e<t,t'>) node by node. Both give the same gradients.
+    """
+    if fused:
+        return ops.Softmax.apply(x, axis=axis)
+    shifted = x - x.max(axis=axis, keepdims=True).detach()  # a constant shift: softmax ignores it
+    exps = shifted.exp()
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(x) along `axis`, computed without forming softmax (no log of 0)."""
+    return ops.LogSoftmax.apply(x, axis=axis)
+
+
+def cross_entropy(logits: Tensor, target, axis: int = -1, reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[target] per position, then averaged ("mean"), summed ("sum") or not ("none").
+
+    logits: (…, C, …) with the C classes along `axis`; target: integer class indices with
+    logits' shape minus that axis. Gradient w.r.t. logits: softmax(logits) - onehot(target)
+    per position (divided by the number of positions for "mean").
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    target_tensor = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    index = target_tensor.data
+    expected = logits.shape[:axis % logits.ndim] + logits.shape[axis % logits.ndim + 1:]
+    if index.dtype.kind not in "iu":
+        raise op_error("cross_entropy", f"target must hold integer class indices, not {index.dtype}",
+                       (logits, target_tensor))
+    if index.shape != expected:
+        raise op_error("cross_entropy", f"target shape {index.shape} does not fit logits shape "
+                       f"{logits.shape}: expected {expected} (logits without axis {axis})",
+                       (logits, target_tensor))
+    classes = logits.shape[axis]
+    if index.size and (index.min() < 0 or index.max() >= classes):
+        raise op_error("cross_entropy", f"target holds class {index.max() if index.max() >= classes else index.min()} "
+                       f"but logits have {classes} classes along axis {axis}", (logits, target_tensor))
+    log_probs = log_softmax(logits, axis=axis)
+    picked = ops.Gather.apply(log_probs, index=np.expand_dims(index, axis), axis=axis)
+    losses = -picked.reshape(expected)
+    if reduction == "none":
+        return losses
+    return losses.mean() if reduction == "mean" else losses.sum()
+
+
+def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (torch.cat)."""
+    if not tensors:
+        raise op_error("Concat", "needs at least one tensor")
+    return ops.Concat.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    if not tensors:
+        raise op_error("Stack", "needs at least one tensor")
+    return ops.Stack.apply(*tensors, axis=axis)
+
+
+def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
+    """Cut `x` along `axis` into pieces of the given sizes (a list), or of equal size `sizes` (an int).
+
+    Each piece is a GetItem of `x`, so the graph shows where each piece came from.
+    """
+    length = x.shape[axis]
+    if isinstance(sizes, int):
+        if sizes <= 0:
+            raise op_error("split", f"piece size must be positive, not {sizes}", (x,))
+        sizes = [min(sizes, length - start) for start in range(0, length, sizes)]
+    if sum(sizes) != length:
+        raise op_error("split", f"sizes {list(sizes)} add up to {sum(sizes)}, but axis {axis} "
+                       f"has length {length}", (x,))
+    pieces, start = [], 0
+    prefix = (slice(None),) * (axis % x.ndim)
+    for size in sizes:
+        pieces.append(x[prefix + (slice(start, start + size),)])
+        start += size
+    return pieces
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
+    """Cut `x` into `chunks` equal pieces along `axis` (the last may be smaller, as torch.chunk)."""
+    return split(x, -(-x.shape[axis] // chunks), axis=axis)

@@ -1,0 +1,140 @@
+"""Module and Parameter: a model is a tree of Modules whose leaves hold Parameters.
+
+Assigning a Parameter or a Module to an attribute registers it (as in PyTorch), and names the
+parameter after its path ("decoder.cell.weight"), so graphs and errors say which one it is.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from minigrad.errors import MinigradError
+from minigrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a Module owns and an optimiser updates: always float, always requires grad."""
+    __slots__ = ()
+
+    def __init__(self, data, name: str | None = None):
+        array = np.asarray(data)
+        super().__init__(array, requires_grad=True,
+                         dtype=array.dtype if array.dtype.kind == "f" else np.float32, name=name)
+
+
+class StateDictError(MinigradError, KeyError):
+    """load_state_dict got names or shapes that do not fit the module."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class Module:
+    """Base class of layers and models. Subclasses call `super().__init__()` first, assign
+    Parameters and sub-Modules as attributes, and define `forward`; calling the module calls it.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                                 f"before assigning {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+            value.name = name
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            for path, parameter in value.named_parameters():
+                parameter.name = f"{name}.{path}"
+        object.__setattr__(self, name, value)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- the tree --------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every module below it, with dotted paths ("" for this one)."""
+        stack = [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            yield path, module
+            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        return (module for _, module in self.named_modules())
+
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted path, parameter) for every parameter, each shared one once."""
+        seen = set()
+        for path, module in self.named_modules():
+            for name, parameter in module._parameters.items():
+                if parameter not in seen:
+                    seen.add(parameter)
+                    yield (f"{path}.{name}" if path else name), parameter
+
+    def parameters(self) -> Iterator[Parameter]:
+        return (parameter for _, parameter in self.named_parameters())
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # --- modes and gradients -------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    # --- state -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's array, by dotted path."""
+        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters of the same names, checking names and shapes first.
+
+        Nothing is changed unless everything fits; the error lists every misfit at once.
+        """
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong_shape = [f"{name}: file has {np.shape(state[name])}, model has {own[name].shape}"
+                       for name in own if name in state and np.shape(state[name]) != own[name].shape]
+        problems = wrong_shape + ([f"missing from the state dict: {missing}"] if strict and missing else []) \
+            + ([f"not in {type(self).__name__}: {unexpected}"] if strict and unexpected else [])
+        if problems:
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: "
+                                 + "; ".join(problems))
+        for name, parameter in own.items():
+            if name in state:
+                value = state[name]
+                parameter.data[...] = getattr(value, "data", value)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in self._modules.items():
+            lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""

@@ -1,0 +1,23 @@
+"""Broadcasting's gradient: a value copied along an axis in forward sums its gradients in backward.
+
+If `a` of shape (3, 1) is added to `b` of shape (3, 4), each a[i, 0] was used 4 times, so its
+gradient is the sum of those 4 gradients: sum over axis 1, keeping the axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def broadcast_axes(shape: tuple, out_shape: tuple) -> tuple:
+    """The axes of `out_shape` along which an input of `shape` was repeated by broadcasting."""
+    extra = len(out_shape) - len(shape)
+    repeated = [i + extra for i, n in enumerate(shape) if n == 1 and out_shape[i + extra] != 1]
+    return tuple(range(extra)) + tuple(repeated)
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the broadcast axes so it has the input's `shape` again."""
+    if grad.shape == shape:
+        return grad
+    axes = broadcast_axes(shape, grad.shape)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)

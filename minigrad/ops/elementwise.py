@@ -1,0 +1,164 @@
+"""Elementwise ops. `g` is the gradient flowing into the output c; each input's gradient is
+g times the local derivative, summed back over broadcast axes (see broadcast.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.function import Function
+from minigrad.ops.broadcast import sum_to_shape
+
+
+class Add(Function):
+    """c = a + b.    ∂c/∂a = 1, ∂c/∂b = 1:  ga = g, gb = g (each summed to its shape)."""
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return sum_to_shape(g, a.shape), sum_to_shape(g, b.shape)
+
+
+class Sub(Function):
+    """c = a - b.    ga = g, gb = -g."""
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return sum_to_shape(g, a.shape), (sum_to_shape(-g, b.shape) if b.requires_grad else None)
+
+
+class Mul(Function):
+    """c = a · b (elementwise).    ∂c/∂a = b, ∂c/∂b = a:  ga = g·b, gb = g·a."""
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        a_in, b_in = self.inputs
+        return (sum_to_shape(g * b, a.shape) if a_in.requires_grad else None,
+                sum_to_shape(g * a, b.shape) if b_in.requires_grad else None)
+
+
+class Div(Function):
+    """c = a / b.    ∂c/∂a = 1/b, ∂c/∂b = -a/b² = -c/b:  ga = g/b, gb = -g·c/b."""
+    __slots__ = ()
+
+    def forward(self, a, b):
+        c = a / b
+        self.save_for_backward(b, c)
+        return c
+
+    def backward(self, g):
+        b, c = self.saved
+        a_in, b_in = self.inputs
+        ga = g / b
+        return (sum_to_shape(ga, a_in.shape) if a_in.requires_grad else None,
+                sum_to_shape(-ga * c, b.shape) if b_in.requires_grad else None)
+
+
+class Neg(Function):
+    """c = -a.    ga = -g."""
+    __slots__ = ()
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """c = a^p for a number p.    ∂c/∂a = p·a^(p-1):  ga = g·p·a^(p-1)."""
+    __slots__ = ("exponent",)
+
+    def forward(self, a, exponent: float):
+        self.exponent = exponent
+        self.save_for_backward(a)
+        return a ** exponent
+
+    def backward(self, g):
+        (a,) = self.saved
+        p = self.exponent
+        return (g * p * a ** (p - 1),)
+
+
+class Exp(Function):
+    """c = eᵃ.    ∂c/∂a = eᵃ = c:  ga = g·c."""
+    __slots__ = ()
+
+    def forward(self, a):
+        c = np.exp(a)
+        self.save_for_backward(c)
+        return c
+
+    def backward(self, g):
+        (c,) = self.saved
+        return (g * c,)
+
+
+class Log(Function):
+    """c = ln a.    ∂c/∂a = 1/a:  ga = g/a."""
+    __slots__ = ()
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf is the answer
+            return np.log(a)
+
+    def backward(self, g):
+        (a,) = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / a,)
+
+
+class Tanh(Function):
+    """c = tanh a.    ∂c/∂a = 1 - tanh²a = 1 - c²:  ga = g·(1 - c²)."""
+    __slots__ = ()
+
+    def forward(self, a):
+        c = np.tanh(a)
+        self.save_for_backward(c)
+        return c
+
+    def backward(self, g):
+        (c,) = self.saved
+        return (g * (1 - c * c),)
+
+
+class Sigmoid(Function):
+    """c = σ(a) = 1 / (1 + e⁻ᵃ).    ∂c/∂a = σ(a)(1 - σ(a)) = c(1 - c):  ga = g·c·(1 - c).
+
+    Computed as (1 + tanh(a/2)) / 2, the same function without overflow for large |a|.
+    """
+    __slots__ = ()
+
+    def forward(self, a):
+        c = 0.5 * (1 + np.tanh(0.5 * a))
+        self.save_for_backward(c)
+        return c
+
+    def backward(self, g):
+        (c,) = self.saved
+        return (g * c * (1 - c),)
+
+
+class ReLU(Function):
+    """c = max(a, 0).    ∂c/∂a = 1 where a > 0, else 0 (0 at a = 0, as PyTorch):  ga = g·[a > 0]."""
+    __slots__ = ()
+
+    def forward(self, a):
+        self.save_for_backward(a > 0)
+        return np.maximum(a, 0)
+
+    def backward(self, g):
+        (positive,) = self.saved
+        return (g * positive,)

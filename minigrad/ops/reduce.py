@@ -1,0 +1,79 @@
+"""Reductions over axes. In backward the gradient of the reduced output is spread back over
+the axes that were reduced: copied (Sum), divided by the count (Mean), or routed to the
+maxima (Max).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.function import Function
+
+
+def _axes(axis, ndim: int) -> tuple:
+    """`axis` (None, an int or a tuple, maybe negative) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normalised = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"axis {ax} is out of range for a tensor of {ndim} dimensions")
+        normalised.append(ax % ndim)
+    return tuple(sorted(normalised))
+
+
+def _expand(g: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes as size-1 axes, so g broadcasts against the input."""
+    return g if keepdims else np.expand_dims(g, axes)
+
+
+class Sum(Function):
+    """c = Σ_axes a.    ∂c/∂a[i] = 1:  ga = g broadcast back to a's shape."""
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _axes(axis, a.ndim)
+        self.keepdims = keepdims
+        return a.sum(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        shape = self.inputs[0].shape
+        return (np.broadcast_to(_expand(g, self.axes, self.keepdims), shape),)
+
+
+class Mean(Function):
+    """c = (1/n) Σ_axes a, n the number of elements reduced.    ga = g/n broadcast back."""
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _axes(axis, a.ndim)
+        self.keepdims = keepdims
+        return a.mean(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        shape = self.inputs[0].shape
+        count = int(np.prod([shape[ax] for ax in self.axes]))
+        return (np.broadcast_to(_expand(g, self.axes, self.keepdims) / count, shape),)
+
+
+class Max(Function):
+    """c = max_axes a.    ∂c/∂a[i] = 1 where a[i] is the maximum, else 0.
+
+    When several elements tie for the maximum the gradient is shared equally among them
+    (as torch.amax does), so the gradient still sums to g.
+    """
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _axes(axis, a.ndim)
+        self.keepdims = keepdims
+        if a.size == 0:
+            raise ValueError("cannot take the max of an empty tensor")
+        c = a.max(axis=self.axes, keepdims=True)
+        self.save_for_backward(a == c)
+        return c if keepdims else np.squeeze(c, axis=self.axes)
+
+    def backward(self, g):
+        (is_max,) = self.saved
+        share = is_max / is_max.sum(axis=self.axes, keepdims=True)
+        return (_expand(g, self.axes, self.keepdims) * share,)

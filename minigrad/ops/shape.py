@@ -1,0 +1,102 @@
+"""Ops that move elements without changing them. Their backward moves the gradient back:
+the inverse reshape or permutation, the scatter of a gather, the split of a concat.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.function import Function
+
+
+class Reshape(Function):
+    """c = a viewed with another shape (same elements, same order).    ga = g reshaped to a's shape."""
+    __slots__ = ()
+
+    def forward(self, a, shape: tuple):
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.inputs[0].shape),)
+
+
+class Transpose(Function):
+    """c = a with its axes permuted: c.shape[i] = a.shape[axes[i]].    ga = g permuted back by the inverse."""
+    __slots__ = ("axes",)
+
+    def forward(self, a, axes: tuple):
+        if sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)) or len(axes) != a.ndim:
+            raise ValueError(f"axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, g):
+        return (g.transpose(np.argsort([ax % g.ndim for ax in self.axes])),)
+
+
+def _is_basic(index) -> bool:
+    """True for indexes of ints and slices only: each element is picked at most once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    """c = a[index]: slices, ints, or integer arrays (a gather, as an embedding lookup).
+
+    ga = zeros like a, with g added at the indexed places. An integer array may pick the
+    same row twice, so the scatter *adds* (np.add.at) rather than assigns.
+    """
+    __slots__ = ("index",)
+
+    def forward(self, a, index):
+        self.index = index
+        return a[index]
+
+    def backward(self, g):
+        ga = np.zeros(self.inputs[0].shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            ga[self.index] = g
+        else:
+            np.add.at(ga, self.index, g)
+        return (ga,)
+
+
+class Gather(Function):
+    """c = take_along_axis(a, index, axis): one element of a per position (cross-entropy's pick).
+
+    ga = zeros like a, with g put back at the picked places (each place is picked once).
+    """
+    __slots__ = ("index", "axis")
+
+    def forward(self, a, index, axis: int):
+        self.index, self.axis = index, axis
+        return np.take_along_axis(a, index, axis=axis)
+
+    def backward(self, g):
+        ga = np.zeros(self.inputs[0].shape, dtype=g.dtype)
+        np.put_along_axis(ga, self.index, g, axis=self.axis)
+        return (ga,)
+
+
+class Concat(Function):
+    """c = [a₁; a₂; …] joined along `axis`.    gaᵢ = the slice of g where aᵢ sits."""
+    __slots__ = ("axis",)
+
+    def forward(self, *arrays, axis: int):
+        self.axis = axis
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        ends = np.cumsum([t.shape[self.axis] for t in self.inputs])[:-1]
+        return tuple(np.split(g, ends, axis=self.axis))
+
+
+class Stack(Function):
+    """c = the inputs stacked along a new `axis`.    gaᵢ = g indexed at i along that axis."""
+    __slots__ = ("axis",)
+
+    def forward(self, *arrays, axis: int):
+        self.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))

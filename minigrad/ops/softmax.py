@@ -1,0 +1,48 @@
+"""Softmax and log-softmax fused into one op each, with their analytic vector-Jacobian products.
+
+(The same functions composed from Exp, Sum and Div live in functional.py, so a graph can show
+the formula; these fused ones are what the models use by default.)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.function import Function
+
+
+class Softmax(Function):
+    """y = exp(x - max x) / Σ exp(x - max x) along `axis` (subtracting the max changes nothing but overflow).
+
+    Jacobian ∂yᵢ/∂xⱼ = yᵢ(δᵢⱼ - yⱼ), so the gradient is gx = y ⊙ (g - Σⱼ gⱼ yⱼ).
+    """
+    __slots__ = ("axis",)
+
+    def forward(self, x, axis: int):
+        self.axis = axis
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        y = e / e.sum(axis=axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """y = x - max x - log Σ exp(x - max x) along `axis`.
+
+    ∂yᵢ/∂xⱼ = δᵢⱼ - softmax(x)ⱼ, so gx = g - softmax(x) ⊙ Σⱼ gⱼ, with softmax(x) = exp(y).
+    """
+    __slots__ = ("axis",)
+
+    def forward(self, x, axis: int):
+        self.axis = axis
+        shifted = x - x.max(axis=axis, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
