@@ -1,4 +1,6 @@
 """`python -m minigrad`: the smallest demo. Build a graph, run backward, print every gradient."""
+import numpy as np
+
 import minigrad as mg
 
 
@@ -10,11 +12,11 @@ def main() -> None:
     loss = mg.cross_entropy(h, [1]).named("loss")
     loss.backward()
     print("loss =", loss.item())
-    for step in mg.topological_order(loss):
-        made_by = type(step.grad_fn).__name__ if step.grad_fn is not None else "leaf"
-        print(f"{step.name or '':>14} {made_by:>10}  shape {str(step.shape):8} grad {step.grad.round(4).tolist()}")
-    for name, parameter in layer.named_parameters():
-        print(f"d loss / d {name} =\n{parameter.grad}")
+    print(f"{'tensor':>8} {'made by':>10}  {'shape':8} gradient of the loss")
+    for tensor in mg.topological_order(loss):
+        made_by = type(tensor.grad_fn).__name__ if tensor.grad_fn is not None else "leaf"
+        grad = np.array2string(tensor.grad, precision=4, separator=", ").replace("\n", "")
+        print(f"{tensor.name or '':>8} {made_by:>10}  {str(tensor.shape):8} {grad}")
 
 
 if __name__ == "__main__":

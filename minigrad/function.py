@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.autograd import MODES
 from minigrad.errors import AnomalyError, describe, format_location, op_error, user_location
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, as_array
 
 
 class Function:
@@ -63,4 +63,6 @@ def _lift_constants(inputs) -> tuple:
     """Wrap Python numbers and arrays as constant tensors, in the dtype of the first float input."""
     like = next((x for x in inputs if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
     dtype = like.dtype if like is not None else None
-    return tuple(x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs)
+    location = user_location()
+    return tuple(x if isinstance(x, Tensor) else Tensor._make(as_array(x, dtype), None, False, location)
+                 for x in inputs)

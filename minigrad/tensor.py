@@ -12,7 +12,7 @@ from minigrad import autograd
 from minigrad.errors import DTypeError, GradError, describe, format_location, user_location
 
 
-def _as_array(data, dtype) -> np.ndarray:
+def as_array(data, dtype=None) -> np.ndarray:
     """Copy `data` into a numeric array: float32 unless told otherwise or given float64 numpy data."""
     if isinstance(data, Tensor):
         data = data.data
@@ -41,7 +41,7 @@ class Tensor:
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = _as_array(data, dtype)
+        self.data = as_array(data, dtype)
         self.created_at = user_location()
         self.name = name
         self.grad = None
