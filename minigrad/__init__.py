@@ -2,7 +2,7 @@
 from minigrad.tensor import Tensor
 from minigrad.function import Function
 from minigrad.autograd import (BackwardStep, backward, backward_steps, detect_anomaly, enable_grad,
-                               no_grad, topological_order)
+                               no_grad, scope, topological_order)
 from minigrad.errors import (AnomalyError, DTypeError, GradError, MinigradError, OpError,
                              SerializationError)
 from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_softmax, relu, sigmoid,
@@ -10,11 +10,12 @@ from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_sof
 from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.serialization import load, save
 from minigrad.nn.init import manual_seed
-from minigrad import functional, nn, ops, optim
+from minigrad.viz import backward_frames, draw, trace
+from minigrad import functional, nn, ops, optim, viz
 
 __all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "detect_anomaly",
-           "enable_grad", "no_grad", "topological_order", "AnomalyError", "DTypeError", "GradError",
+           "enable_grad", "no_grad", "scope", "topological_order", "AnomalyError", "DTypeError", "GradError",
            "MinigradError", "OpError", "SerializationError", "chunk", "concat", "cross_entropy",
            "exp", "log", "log_softmax", "relu", "sigmoid", "softmax", "split", "stack", "tanh",
            "GradcheckError", "gradcheck", "load", "save", "manual_seed", "functional", "nn", "ops",
-           "optim"]
+           "optim", "viz", "draw", "trace", "backward_frames"]

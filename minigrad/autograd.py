@@ -18,11 +18,12 @@ from minigrad.errors import AnomalyError, GradError, describe, format_location
 
 class Modes:
     """Switches read on every op. One object, so the hot path pays one global lookup."""
-    __slots__ = ("grad_enabled", "detect_anomaly")
+    __slots__ = ("grad_enabled", "detect_anomaly", "scope")
 
     def __init__(self):
         self.grad_enabled = True
         self.detect_anomaly = False
+        self.scope = ()  # the names of the open `scope` blocks, outermost first
 
 
 MODES = Modes()
@@ -49,6 +50,19 @@ def enable_grad():
 
 
 @contextmanager
+def scope(name: str):
+    """Group the tensors made inside into a named box of the drawn graph ("decoder t=1").
+
+    Scopes nest; a tensor remembers the tuple of open scope names in its `.scope`.
+    """
+    previous, MODES.scope = MODES.scope, MODES.scope + (str(name),)
+    try:
+        yield
+    finally:
+        MODES.scope = previous
+
+
+@contextmanager
 def detect_anomaly():
     """Raise AnomalyError at the first NaN or inf made in forward or in backward."""
     previous, MODES.detect_anomaly = MODES.detect_anomaly, True
@@ -58,8 +72,11 @@ def detect_anomaly():
         MODES.detect_anomaly = previous
 
 
-def topological_order(root) -> list:
+def topological_order(root, all_inputs: bool = False) -> list:
     """Every tensor that requires grad and reaches `root`, inputs before the ops that use them.
+
+    With `all_inputs`, constants and data that do not require grad are included too (for
+    drawing and tracing the forward pass).
 
     Iterative depth-first search: a tensor is appended once all its inputs are, which is
     the post-order a recursive version would give, without Python's recursion limit.
@@ -78,8 +95,8 @@ def topological_order(root) -> list:
         stack.append((tensor, True))
         fn = tensor.grad_fn
         if fn is not None:
-            for tensor_input in fn.inputs:
-                if tensor_input.requires_grad and tensor_input not in visited:
+            for tensor_input in reversed(fn.inputs):  # reversed: the first input is visited first
+                if (all_inputs or tensor_input.requires_grad) and tensor_input not in visited:
                     stack.append((tensor_input, False))
     return order
 
@@ -131,6 +148,9 @@ def _check_finite(array, what, function, tensor):
 def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """The one backward loop. Yields a BackwardStep after each Function only when `record`.
 
+    A step is yielded when the Function has sent its gradients and every leaf those
+    completed holds its `.grad`, just before the next Function runs.
+
     Gradients of a tensor's several consumers are summed in `pending`; when the tensor's
     turn comes its sum is complete: hooks may replace it, then it is stored in `.grad`
     (leaves add it to what they hold, as in PyTorch; other tensors are overwritten) and
@@ -138,7 +158,11 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """
     pending = {root: _seed_gradient(root, grad)}
     index = 0
+    finished_step = None  # yielded once the leaves it completed are filled in too
     for tensor in reversed(topological_order(root)):
+        if finished_step is not None and tensor.grad_fn is not None:
+            yield finished_step
+            finished_step = None
         grad_output = pending.pop(tensor)
         if tensor._hooks:
             for hook in tensor._hooks.values():
@@ -164,9 +188,11 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
             previous = pending.get(tensor_input)
             pending[tensor_input] = grad_input if previous is None else previous + grad_input
         if record:
-            yield BackwardStep(index, fn, tensor, grad_output, tuple(grad_inputs),
-                               format_location(tensor.created_at))
+            finished_step = BackwardStep(index, fn, tensor, grad_output, tuple(grad_inputs),
+                                         format_location(tensor.created_at))
         index += 1
+    if finished_step is not None:
+        yield finished_step
 
 
 def backward(root, grad=None) -> None:

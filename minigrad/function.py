@@ -32,6 +32,12 @@ class Function:
     def backward(self, grad: np.ndarray) -> tuple:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
+    def summed_axes(self, input_index: int, out_shape: tuple) -> tuple:
+        """The axes of the output over which backward sums input `input_index`'s gradient
+        because forward broadcast it (drawn on the graph's edge). Most ops broadcast nothing.
+        """
+        return ()
+
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
         """Run the op on Tensors (Python numbers become constants) and record it in the graph."""

@@ -35,14 +35,16 @@ class Tensor:
     """A node of the graph: `data` (numpy), `grad` (numpy of the same shape, or None).
 
     `grad_fn` is the Function that made this tensor (None for leaves: data you made, and
-    parameters). `created_at` is the (file, line) of the user's code that made it.
+    parameters). `created_at` is the (file, line) of the user's code that made it, and
+    `scope` the names of the `minigrad.scope` blocks open then.
     """
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "created_at", "_hooks")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "created_at", "scope", "_hooks")
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         self.data = as_array(data, dtype)
         self.created_at = user_location()
+        self.scope = autograd.MODES.scope
         self.name = name
         self.grad = None
         self.grad_fn = None
@@ -56,6 +58,7 @@ class Tensor:
     def _make(cls, data, grad_fn, requires_grad, created_at) -> "Tensor":
         """The fast constructor ops use: no copy, no checks."""
         out = object.__new__(cls)
+        out.scope = autograd.MODES.scope
         out.data = data
         out.grad = None
         out.requires_grad = requires_grad
@@ -116,10 +119,8 @@ class Tensor:
                                  separator=", ").replace("\n", "")]
         if self.name:
             parts.append(f"name={self.name!r}")
-        if self.data.ndim > 1 or self.data.size > 12:
-            parts.append(f"shape={self.shape}")
-        if self.dtype != np.float32:
-            parts.append(f"dtype={self.dtype}")
+        parts.append(f"shape={self.shape}")
+        parts.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             parts.append(f"grad_fn={type(self.grad_fn).__name__}")
         elif self.requires_grad:

@@ -15,6 +15,11 @@ def broadcast_axes(shape: tuple, out_shape: tuple) -> tuple:
     return tuple(range(extra)) + tuple(repeated)
 
 
+def summed_broadcast_axes(shape: tuple, out_shape: tuple) -> tuple:
+    """The broadcast axes that really sum several values (an axis of size 1 in the output sums one)."""
+    return tuple(ax for ax in broadcast_axes(shape, out_shape) if out_shape[ax] != 1)
+
+
 def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` over the broadcast axes so it has the input's `shape` again."""
     if grad.shape == shape:

@@ -6,10 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.function import Function
-from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
 
-class Add(Function):
+class BroadcastingFunction(Function):
+    """A binary op whose inputs broadcast against each other."""
+    __slots__ = ()
+
+    def summed_axes(self, input_index, out_shape):
+        return summed_broadcast_axes(self.inputs[input_index].shape, out_shape)
+
+
+class Add(BroadcastingFunction):
     """c = a + b.    ∂c/∂a = 1, ∂c/∂b = 1:  ga = g, gb = g (each summed to its shape)."""
     __slots__ = ()
 
@@ -21,7 +29,7 @@ class Add(Function):
         return sum_to_shape(g, a.shape), sum_to_shape(g, b.shape)
 
 
-class Sub(Function):
+class Sub(BroadcastingFunction):
     """c = a - b.    ga = g, gb = -g."""
     __slots__ = ()
 
@@ -33,7 +41,7 @@ class Sub(Function):
         return sum_to_shape(g, a.shape), (sum_to_shape(-g, b.shape) if b.requires_grad else None)
 
 
-class Mul(Function):
+class Mul(BroadcastingFunction):
     """c = a · b (elementwise).    ∂c/∂a = b, ∂c/∂b = a:  ga = g·b, gb = g·a."""
     __slots__ = ()
 
@@ -48,7 +56,7 @@ class Mul(Function):
                 sum_to_shape(g * a, b.shape) if b_in.requires_grad else None)
 
 
-class Div(Function):
+class Div(BroadcastingFunction):
     """c = a / b.    ∂c/∂a = 1/b, ∂c/∂b = -a/b² = -c/b:  ga = g/b, gb = -g·c/b."""
     __slots__ = ()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.function import Function
-from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
 
 class MatMul(Function):
@@ -42,3 +42,10 @@ class MatMul(Function):
         gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape) \
             if b_in.requires_grad else None
         return ga, gb
+
+    def summed_axes(self, input_index, out_shape):
+        """Batch axes broadcast: a weight shared by every sequence gets their gradients summed."""
+        shape = self.inputs[input_index].shape
+        if len(shape) < 2 or len(out_shape) < 2:
+            return ()
+        return summed_broadcast_axes(shape[:-2], out_shape[:-2])

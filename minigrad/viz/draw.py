@@ -1,0 +1,292 @@
+"""draw: the computation graph as a `graphviz.Digraph`, built from the one graph backward walks.
+
+Tensor nodes show name, shape, dtype, values and gradient; op nodes show the Function's class.
+Edges run forward (inputs → op → output). An edge whose gradient backward sums over broadcast
+axes says so ("Σ axis 0"), because that step is the one students most often get wrong.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+
+import graphviz
+import numpy as np
+
+from minigrad.autograd import topological_order
+from minigrad.errors import MinigradError, format_location
+from minigrad.nn.module import Parameter
+from minigrad.tensor import Tensor
+
+COLOURS = {
+    "parameter": "#fdd49e",     # orange: what the optimiser learns
+    "input": "#c6dbef",         # blue: data and constants, no gradient wanted
+    "output": "#fcbba1",        # red: the root(s), usually the loss
+    "intermediate": "#ffffff",  # white: computed on the way
+    "op": "#e5e5e5",            # grey: a Function
+}
+PATH_COLOUR = "#d62728"         # the highlighted paths from the root to chosen tensors
+DONE_COLOUR = "#bdbdbd"         # step view: Functions whose backward has run
+CURRENT_COLOUR = "#ffd92f"      # step view: the Function of this step
+SMALL = 12                      # tensors with at most this many elements show every value
+
+
+class GraphTooLargeError(MinigradError, ValueError):
+    """The drawing would have more nodes than `max_nodes` even with its scopes collapsed."""
+
+
+class GraphvizNotInstalledError(MinigradError, RuntimeError):
+    """The `dot` program that turns DOT source into pictures is missing."""
+
+
+class Drawing(graphviz.Digraph):
+    """A graphviz.Digraph whose rendering explains how to install Graphviz when `dot` is missing."""
+
+    def pipe(self, *args, **kwargs):
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise _not_installed() from error
+
+    def render(self, *args, **kwargs):
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise _not_installed() from error
+
+
+def _not_installed() -> GraphvizNotInstalledError:
+    return GraphvizNotInstalledError(
+        "rendering needs Graphviz's `dot` program, which is not on PATH. Install it with "
+        "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+        "`conda install graphviz`. The DOT source is available without it as `drawing.source`.")
+
+
+def summarise(array: np.ndarray | None) -> str:
+    """Every value of a small array, min/mean/max of a large one."""
+    if array is None:
+        return "—"
+    if array.size <= SMALL:
+        return np.array2string(np.asarray(array), precision=3, separator=", ",
+                               suppress_small=True).replace("\n", "")
+    return f"min {array.min():.3g}  mean {array.mean():.3g}  max {array.max():.3g}"
+
+
+def tensor_kind(tensor: Tensor, roots) -> str:
+    if tensor in roots:
+        return "output"
+    if isinstance(tensor, Parameter):
+        return "parameter"
+    if tensor.grad_fn is None:
+        return "parameter" if tensor.requires_grad else "input"
+    return "intermediate"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _collapsed_scope(tensor: Tensor, collapse) -> str | None:
+    """The name of the collapsed scope that swallows `tensor`, if any."""
+    for depth in range(1, len(tensor.scope) + 1):
+        path = "/".join(tensor.scope[:depth])
+        if path in collapse or tensor.scope[depth - 1] in collapse:
+            return path
+    return None
+
+
+def _backward_progress(root: Tensor, step: int):
+    """The Functions done by backward step `step`, the current one, and the tensors whose .grad is complete."""
+    order = list(reversed(topological_order(root)))
+    steps = [t for t in order if t.grad_fn is not None]
+    if not 0 <= step < len(steps):
+        raise ValueError(f"draw(step={step}): backward of this graph has steps 0..{len(steps) - 1}")
+    stop = order.index(steps[step + 1]) if step + 1 < len(steps) else len(order)
+    done = {t.grad_fn: k for k, t in enumerate(steps[:step + 1])}
+    return done, steps[step].grad_fn, set(order[:stop])
+
+
+def _on_paths_to(targets, tensors, roots) -> set:
+    """Tensors and Functions on some path from a target up to a root (forward reachability)."""
+    consumers = defaultdict(list)
+    for t in tensors:
+        if t.grad_fn is not None:
+            for tensor_input in t.grad_fn.inputs:
+                consumers[tensor_input].append(t)
+    reached, frontier = set(targets), list(targets)
+    while frontier:
+        for out in consumers[frontier.pop()]:
+            if out not in reached:
+                reached.add(out)
+                frontier.append(out)
+    ancestors = set(tensors)  # every tensor drawn reaches a root
+    on_path = {t for t in reached if t in ancestors}
+    return on_path | {t.grad_fn for t in on_path if t.grad_fn is not None and t not in targets}
+
+
+def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlight=(),
+         collapse=(), max_nodes: int | None = None, rankdir: str = "LR",
+         step: int | None = None) -> Drawing:
+    """Draw the graph that made `roots` (usually the loss).
+
+    highlight: tensors (α, c, …) whose paths to the root are drawn in red.
+    collapse: scope names (see `minigrad.scope`) drawn as one box each, with their inputs and outputs.
+    max_nodes: more nodes than this collapses the outermost scopes (with a warning), or raises
+        GraphTooLargeError if that is not enough.
+    step: after `backward`, draw the graph as it stood after backward step `step`: Functions
+        done are shaded, the current one is yellow, and only finished gradients are shown.
+    """
+    if not roots:
+        raise ValueError("draw() needs at least one tensor")
+    collapse = set(collapse)
+    tensors = list(dict.fromkeys(t for root in roots for t in topological_order(root, all_inputs=True)))
+    root_set = set(roots)
+    progress = _backward_progress(roots[0], step) if step is not None else None
+
+    if max_nodes is not None and _count_nodes(tensors, collapse) > max_nodes:
+        outer = {t.scope[0] for t in tensors if t.scope} - collapse
+        if outer and _count_nodes(tensors, collapse | outer) <= max_nodes:
+            warnings.warn(f"draw: {_count_nodes(tensors, collapse)} nodes exceed max_nodes={max_nodes}; "
+                          f"collapsed the scopes {sorted(outer)} to fit", stacklevel=2)
+            collapse |= outer
+        else:
+            raise GraphTooLargeError(
+                f"draw: the graph has {_count_nodes(tensors, collapse)} nodes, more than "
+                f"max_nodes={max_nodes} even with every outermost scope collapsed. Draw a smaller "
+                "part (a root nearer the inputs), group the model's parts with minigrad.scope(...) "
+                "and pass collapse=(...), or raise max_nodes.")
+
+    graph = Drawing("minigrad", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+                    node_attr={"fontname": "Helvetica", "fontsize": "11"},
+                    edge_attr={"fontname": "Helvetica", "fontsize": "10"})
+    on_path = _on_paths_to(set(highlight), tensors, root_set) if highlight else set()
+
+    box_of = {t: _collapsed_scope(t, collapse) for t in tensors} if collapse else {}
+    members = defaultdict(list)  # the drawn nodes of each (uncollapsed) scope, for clusters
+    boxes = {}
+
+    def node_id(obj) -> str:
+        box = box_of.get(obj if isinstance(obj, Tensor) else None)
+        return f"scope_{box}" if box else str(id(obj))
+
+    for t in tensors:
+        box = box_of.get(t)
+        if box:
+            boxes.setdefault(box, []).append(t)
+            continue
+        members[t.scope].append(_tensor_node(t, root_set, show_data, show_grad, on_path, progress))
+        fn = t.grad_fn
+        if fn is not None:
+            members[t.scope].append(_function_node(fn, t, on_path, progress))
+
+    for box, inside in boxes.items():
+        ops = sum(1 for t in inside if t.grad_fn is not None)
+        members[()].append((f"scope_{box}", {
+            "label": _escape(f"{box}\n{len(inside)} tensors, {ops} ops (collapsed)"),
+            "shape": "box3d", "style": "filled", "fillcolor": "#f0f0f0",
+            "tooltip": _escape(f"scope {box}")}))
+    _add_clusters(graph, members)
+
+    edges = {}
+    for t in tensors:
+        fn = t.grad_fn
+        if fn is None:
+            continue
+        fn_node = node_id(t) if box_of.get(t) else str(id(fn))
+        if not box_of.get(t):
+            edges[(fn_node, str(id(t)))] = {"color": PATH_COLOUR, "penwidth": "2"} if t in on_path else {}
+        for i, tensor_input in enumerate(fn.inputs):
+            source = node_id(tensor_input)
+            if source == fn_node:
+                continue
+            attrs = {}
+            axes = fn.summed_axes(i, t.shape)
+            if axes:
+                attrs["label"] = "Σ axis " + ", ".join(str(a) for a in axes)
+            if tensor_input in on_path and fn in on_path:
+                attrs.update(color=PATH_COLOUR, penwidth="2")
+            edges.setdefault((source, fn_node), attrs)
+    for (tail, head), attrs in edges.items():
+        graph.edge(tail, head, **attrs)
+    _add_legend(graph, bool(highlight), progress is not None)
+    return graph
+
+
+def _count_nodes(tensors, collapse) -> int:
+    boxes, count = set(), 0
+    for t in tensors:
+        box = _collapsed_scope(t, collapse) if collapse else None
+        if box:
+            boxes.add(box)
+        else:
+            count += 2 if t.grad_fn is not None else 1
+    return count + len(boxes)
+
+
+def _tensor_node(t, roots, show_data, show_grad, on_path, progress):
+    lines = [t.name] if t.name else []
+    lines.append(f"{t.shape} {t.dtype}")
+    if show_data:
+        lines.append("data " + summarise(t.data))
+    grad_known = progress is None or t in progress[2]
+    if show_grad and t.requires_grad:
+        lines.append("grad " + summarise(t.grad if grad_known else None))
+    attrs = {"label": _escape("\n".join(lines)), "shape": "box", "style": "rounded,filled",
+             "fillcolor": COLOURS[tensor_kind(t, roots)],
+             "tooltip": _escape(format_location(t.created_at))}
+    if t in on_path:
+        attrs.update(color=PATH_COLOUR, penwidth="2.5")
+    return str(id(t)), attrs
+
+
+def _function_node(fn, out, on_path, progress):
+    label, fill = type(fn).__name__, COLOURS["op"]
+    if progress is not None:
+        done, current, _ = progress
+        if fn in done:
+            label += f"\nstep {done[fn]}"
+            fill = CURRENT_COLOUR if fn is current else DONE_COLOUR
+    attrs = {"label": label, "shape": "ellipse", "style": "filled", "fillcolor": fill,
+             "tooltip": _escape(format_location(out.created_at))}
+    if fn in on_path:
+        attrs.update(color=PATH_COLOUR, penwidth="2.5")
+    if progress is not None and fn is progress[1]:
+        attrs.update(penwidth="3")
+    return str(id(fn)), attrs
+
+
+def _add_clusters(graph, members) -> None:
+    """Each scope becomes a cluster nested in its parent scope's; unscoped nodes go in the graph."""
+    children = defaultdict(set)
+    for scope in members:
+        for depth in range(1, len(scope) + 1):
+            children[scope[:depth - 1]].add(scope[:depth])
+
+    def fill(target, scope):
+        for name, attrs in members.get(scope, ()):
+            target.node(name, **attrs)
+        for child in sorted(children[scope]):
+            with target.subgraph(name="cluster_" + "/".join(child)) as cluster:
+                cluster.attr(label=_escape(child[-1]), style="rounded,dashed", color="#737373")
+                fill(cluster, child)
+
+    fill(graph, ())
+
+
+def _add_legend(graph, highlighted: bool, stepping: bool) -> None:
+    with graph.subgraph(name="cluster_legend") as legend:
+        legend.attr(label="legend", style="rounded", color="#bdbdbd", fontsize="10")
+        entries = [("parameter", COLOURS["parameter"]), ("input / constant", COLOURS["input"]),
+                   ("output", COLOURS["output"]), ("intermediate", COLOURS["intermediate"])]
+        for label, colour in entries:
+            legend.node(f"legend_{label}", label=label, shape="box", style="rounded,filled",
+                        fillcolor=colour, fontsize="9")
+        legend.node("legend_op", label="op (Function)", shape="ellipse", style="filled",
+                    fillcolor=COLOURS["op"], fontsize="9")
+        if highlighted:
+            legend.node("legend_path", label="path to highlighted", shape="box", style="rounded",
+                        color=PATH_COLOUR, penwidth="2.5", fontsize="9")
+        if stepping:
+            legend.node("legend_done", label="backward done", shape="ellipse", style="filled",
+                        fillcolor=DONE_COLOUR, fontsize="9")
+            legend.node("legend_current", label="this step", shape="ellipse", style="filled",
+                        fillcolor=CURRENT_COLOUR, fontsize="9")
