@@ -49,6 +49,9 @@ def cross_entropy(logits: Tensor, target, axis: int = -1, reduction: str = "mean
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
     target_tensor = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     index = target_tensor.data
+    if not -logits.ndim <= axis < logits.ndim:
+        raise op_error("cross_entropy", f"axis {axis} is out of range for logits of shape "
+                       f"{logits.shape}", (logits, target_tensor))
     expected = logits.shape[:axis % logits.ndim] + logits.shape[axis % logits.ndim + 1:]
     if index.dtype.kind not in "iu":
         raise op_error("cross_entropy", f"target must hold integer class indices, not {index.dtype}",

@@ -15,7 +15,7 @@ class Optimizer:
         self.params = list(dict.fromkeys(params))  # keeps order, drops repeats
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        if lr <= 0:
+        if not lr > 0:  # also refuses NaN
             raise ValueError(f"{type(self).__name__}: learning rate must be positive, not {lr}")
         self.lr = lr
 
@@ -56,6 +56,7 @@ class Adam(Optimizer):
         g ← g + λ·p
         m ← β₁·m + (1 - β₁)·g          v ← β₂·v + (1 - β₂)·g²
         p ← p - lr · (m / (1 - β₁ᵗ)) / (√(v / (1 - β₂ᵗ)) + ε)
+    with t the number of steps in which this parameter had a gradient.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -67,15 +68,15 @@ class Adam(Optimizer):
         self.eps, self.weight_decay = eps, weight_decay
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
-        self.steps = 0
+        self.steps = [0] * len(self.params)  # per parameter, as PyTorch: one without grad does not count
 
     def step(self) -> None:
-        self.steps += 1
-        correction1 = 1 - self.beta1 ** self.steps
-        correction2 = 1 - self.beta2 ** self.steps
-        for p, m, v in zip(self.params, self.m, self.v):
+        for i, (p, m, v) in enumerate(zip(self.params, self.m, self.v)):
             if p.grad is None:
                 continue
+            self.steps[i] += 1
+            correction1 = 1 - self.beta1 ** self.steps[i]
+            correction2 = 1 - self.beta2 ** self.steps[i]
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             m *= self.beta1
             m += (1 - self.beta1) * g

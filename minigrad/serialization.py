@@ -40,6 +40,9 @@ def load(path) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise SerializationError(f"load: no file at {path}")
     try:
+        with open(path, "rb") as file:
+            if file.read(4) != b"PK\x03\x04":
+                raise SerializationError(f"load: {path} is not an .npz archive (a zip file)")
         with np.load(path, allow_pickle=False) as archive:
             if HEADER not in archive.files:
                 raise SerializationError(f"load: {path} was not written by minigrad.save "
@@ -51,15 +54,23 @@ def load(path) -> dict[str, np.ndarray]:
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
         raise SerializationError(f"load: {path} is truncated or not an .npz file "
                                  f"({type(error).__name__}: {error})") from error
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise SerializationError(f"load: {path} has format {header.get('format')!r} version "
-                                 f"{header.get('version')!r}; expected {FORMAT!r} version {VERSION}")
-    described = header.get("arrays", {})
-    if set(described) != set(arrays):
-        raise SerializationError(f"load: {path} header lists {sorted(described)} but the file holds "
+    _check_header(path, header, arrays)
+    return arrays
+
+
+def _check_header(path, header, arrays) -> None:
+    """The header must name this format and describe exactly the arrays the file holds."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") != VERSION:
+        found = (header.get("format"), header.get("version")) if isinstance(header, dict) else header
+        raise SerializationError(f"load: {path} has header {found!r}; expected {FORMAT!r} "
+                                 f"version {VERSION}")
+    described = header.get("arrays")
+    if not isinstance(described, dict) or set(described) != set(arrays):
+        raise SerializationError(f"load: {path} header lists {described!r} but the file holds "
                                  f"{sorted(arrays)}")
     for name, array in arrays.items():
-        if list(array.shape) != described[name]["shape"] or array.dtype.str != described[name]["dtype"]:
-            raise SerializationError(f"load: {path}: {name!r} is {array.shape} {array.dtype.str} but the "
-                                     f"header says {tuple(described[name]['shape'])} {described[name]['dtype']}")
-    return arrays
+        entry = described[name]
+        if not isinstance(entry, dict) or list(array.shape) != entry.get("shape") \
+                or array.dtype.str != entry.get("dtype"):
+            raise SerializationError(f"load: {path}: {name!r} is {array.shape} {array.dtype.str} "
+                                     f"but the header says {entry!r}")

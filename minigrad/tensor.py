@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import autograd
-from minigrad.errors import DTypeError, GradError, describe, format_location, user_location
+from minigrad.errors import DTypeError, GradError, describe, format_location, op_error, user_location
 
 
 def as_array(data, dtype=None) -> np.ndarray:
@@ -22,10 +22,11 @@ def as_array(data, dtype=None) -> np.ndarray:
         array = np.array(data)
     except (ValueError, TypeError) as error:
         raise DTypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: "
-                         f"{error}") from error
+                         f"{error}\n  called at {format_location(user_location())}") from error
     if array.dtype.kind not in "biuf":
         raise DTypeError(f"Tensor: data of dtype {array.dtype} is not numeric "
-                         f"(got {type(data).__name__} {str(data)[:40]!r})")
+                         f"(got {type(data).__name__} {str(data)[:40]!r})\n"
+                         f"  called at {format_location(user_location())}")
     if array.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         array = array.astype(np.float32)
     return array
@@ -193,6 +194,9 @@ class Tensor:
 
     def transpose(self, dim0: int = -2, dim1: int = -1):
         """Swap two axes (the last two by default, as batched matmul wants)."""
+        if not (-self.ndim <= dim0 < self.ndim and -self.ndim <= dim1 < self.ndim):
+            raise op_error("Transpose", f"cannot swap axes {dim0} and {dim1} of a tensor of "
+                           f"shape {self.shape}", (self,))
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return ops.Transpose.apply(self, axes=tuple(axes))

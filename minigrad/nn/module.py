@@ -38,22 +38,33 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_path", "")  # where this module sits in the model that holds it
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning {name!r}")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        path = f"{self._path}.{name}" if self._path else name
         if isinstance(value, Parameter):
-            self._parameters[name] = value
-            value.name = name
+            self._modules.pop(name, None)
+            self._parameters[name] = value  # a replaced parameter keeps its place in the order
+            value.name = path
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
-            for path, parameter in value.named_parameters():
-                parameter.name = f"{name}.{path}"
+            value._place_at(path)
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
+
+    def _place_at(self, path: str) -> None:
+        """Record this module's path in its model and name every parameter below it after its path."""
+        for sub_path, module in self.named_modules(prefix=path):
+            object.__setattr__(module, "_path", sub_path)
+            for name, parameter in module._parameters.items():
+                parameter.name = f"{sub_path}.{name}"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
@@ -63,10 +74,13 @@ class Module:
 
     # --- the tree --------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every module below it, with dotted paths ("" for this one)."""
-        stack = [(prefix, self)]
+        """This module and every module below it (each once), with dotted paths ("" for this one)."""
+        stack, seen = [(prefix, self)], set()
         while stack:
             path, module = stack.pop()
+            if module in seen:
+                continue
+            seen.add(module)
             yield path, module
             children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items()]
             stack.extend(reversed(children))

@@ -193,7 +193,7 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
             continue
         fn_node = node_id(t) if box_of.get(t) else str(id(fn))
         if not box_of.get(t):
-            edges[(fn_node, str(id(t)))] = {"color": PATH_COLOUR, "penwidth": "2"} if t in on_path else {}
+            edges[(fn_node, str(id(t)))] = {"color": PATH_COLOUR, "penwidth": "2"} if fn in on_path else {}
         for i, tensor_input in enumerate(fn.inputs):
             source = node_id(tensor_input)
             if source == fn_node:

@@ -1,0 +1,188 @@
+"""Drawing with the real `dot`: render to SVG, parse it, and check what a person would see."""
+import os
+import re
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.viz.draw import CURRENT_COLOUR, DONE_COLOUR, PATH_COLOUR, GraphTooLargeError, \
+    GraphvizNotInstalledError
+from seed_graph import TX, attention_step, line_of
+
+SVG = "{http://www.w3.org/2000/svg}"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+
+
+def svg_of(drawing) -> ET.Element:
+    return ET.fromstring(drawing.pipe(format="svg"))
+
+
+def groups(svg, kind):
+    """{title: <g>} for every node / edge / cluster group of the SVG."""
+    return {g.find(f"{SVG}title").text: g for g in svg.iter(f"{SVG}g") if g.get("class") == kind}
+
+
+def texts(group) -> str:
+    """The visible text of a group, one line per <text>, with dot's non-breaking spaces as spaces."""
+    return "\n".join((t.text or "").replace("\xa0", " ") for t in group.iter(f"{SVG}text"))
+
+
+def strokes(group) -> set:
+    return {el.get("stroke") for el in group.iter() if el.get("stroke")}
+
+
+def fills(group) -> set:
+    return {el.get("fill") for el in group.iter() if el.get("fill")}
+
+
+def frame(cluster):
+    """(xmin, ymin, xmax, ymax) of a cluster's frame (a rounded frame is drawn as a path)."""
+    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", cluster.find(f"{SVG}path").get("d"))]
+    xs, ys = numbers[0::2], numbers[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def inside(node, box) -> bool:
+    """True if every line of the node's text is drawn within the box."""
+    return all(box[0] <= float(t.get("x")) <= box[2] and box[1] <= float(t.get("y")) <= box[3]
+               for t in node.iter(f"{SVG}text"))
+
+
+@pytest.fixture
+def step():
+    graph = attention_step()
+    graph["loss"].backward()
+    return graph
+
+
+@needs_dot
+def test_nodes_show_seed_names_shapes_values_and_grads(step):
+    nodes = groups(svg_of(mg.draw(step["loss"])), "node")
+    labels = {texts(g) for g in nodes.values()}
+    alpha = next(label for label in labels if label.startswith("alpha<1,·>"))
+    assert "(1, 4) float64" in alpha
+    assert "data [[" in alpha and "grad [[" in alpha  # 4 elements: every value shown
+    np.testing.assert_allclose(step["alpha"].data.sum(), 1.0)
+    assert any(label.startswith("c<1>") for label in labels)
+    assert any(label.startswith("s<0>") for label in labels)
+    assert {"Softmax", "MatMul", "Concat"} <= labels  # op nodes show the Function's name
+
+
+@needs_dot
+def test_large_tensors_show_min_mean_max():
+    x = mg.Tensor(np.arange(20.0), requires_grad=True, name="big")
+    nodes = groups(svg_of(mg.draw((x * 2).sum())), "node")
+    big = next(texts(g) for g in nodes.values() if texts(g).startswith("big"))
+    assert "min 0  mean 9.5  max 19" in big
+
+
+@needs_dot
+def test_tooltip_is_the_source_line(step):
+    svg = svg_of(mg.draw(step["loss"]))
+    alpha = next(g for g in groups(svg, "node").values() if texts(g).startswith("alpha<1,·>"))
+    tooltip = alpha.find(f".//{SVG}a").get("{http://www.w3.org/1999/xlink}title")
+    assert tooltip.endswith(f"seed_graph.py:{line_of('alpha = ')}")
+
+
+@needs_dot
+def test_broadcast_edge_says_sigma_axis(step):
+    edges = groups(svg_of(mg.draw(step["loss"])), "edge")
+    labelled = [texts(g) for g in edges.values() if "Σ" in texts(g)]
+    assert "Σ axis 0" in labelled  # s<0> (1, 2) was repeated over the Tx rows
+
+
+@needs_dot
+def test_highlight_colours_the_path_from_alpha_to_loss(step):
+    drawing = mg.draw(step["loss"], highlight=(step["alpha"],))
+    svg = svg_of(drawing)
+    nodes = groups(svg, "node")
+    by_label = {texts(g).split("\n")[0]: g for g in nodes.values()}
+    for name in ("alpha<1,·>", "c<1>", "loss"):
+        assert PATH_COLOUR in strokes(by_label[name]), name
+    for name in ("e<1,·>", "a", "s<0>"):  # upstream of alpha: not on the path to the loss
+        assert PATH_COLOUR not in strokes(by_label[name]), name
+    red_edges = [g for g in groups(svg, "edge").values() if PATH_COLOUR in strokes(g)]
+    assert len(red_edges) == 6  # alpha→MatMul→c→Mul→t→Sum→loss
+
+
+@needs_dot
+def test_scopes_become_clusters_and_collapse_into_one_box(step):
+    svg = svg_of(mg.draw(step["loss"]))
+    box = frame(groups(svg, "cluster")["cluster_attention t=1"])
+    nodes = {texts(g).split("\n")[0]: g for g in groups(svg, "node").values()}
+    assert inside(nodes["alpha<1,·>"], box)  # made inside the scope: drawn inside
+    assert not inside(nodes["loss"], box)  # made after it: outside
+
+    collapsed = svg_of(mg.draw(step["loss"], collapse=("attention t=1",)))
+    labels = [texts(g) for g in groups(collapsed, "node").values()]
+    box = [label for label in labels if label.startswith("attention t=1")]
+    assert box and "(collapsed)" in box[0]
+    assert not any(label.startswith("alpha<1,·>") for label in labels)
+    assert any(label.startswith("loss") for label in labels) and any(label.startswith("a\n") for label in labels)
+
+
+def test_max_nodes_collapses_scopes_with_a_warning_or_refuses(step):
+    with pytest.warns(UserWarning, match="collapsed the scopes"):
+        source = mg.draw(step["loss"], max_nodes=15).source
+    assert "(collapsed)" in source
+    with pytest.raises(GraphTooLargeError, match="max_nodes=3"):
+        mg.draw(step["loss"], max_nodes=3)
+
+
+@needs_dot
+def test_step_view_shades_done_ops_and_hides_unfinished_grads(step):
+    svg = svg_of(mg.draw(step["loss"], step=1))
+    nodes = {texts(g).split("\n")[0]: g for g in groups(svg, "node").values()}
+    assert DONE_COLOUR in fills(nodes["Sum"])  # step 0
+    assert CURRENT_COLOUR in fills(nodes["Mul"])  # step 1
+    assert "grad —" in texts(nodes["alpha<1,·>"])  # not reached yet after step 1
+    assert "grad —" in texts(nodes["c<1>"])  # its grad is stored at its own step, 2
+    squared = next(g for label, g in nodes.items() if label.startswith("(1, 3)") and "grad [[" in texts(g))
+    assert "grad [[1., 1., 1.]]" in texts(squared)  # c*c feeds Sum: its grad is all ones
+
+
+def test_no_dot_gives_source_and_a_clear_render_error(step, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no `dot` anywhere
+    drawing = mg.draw(step["loss"])
+    assert "alpha<1,·>" in drawing.source
+    with pytest.raises(GraphvizNotInstalledError, match="apt-get install graphviz"):
+        drawing.pipe(format="svg")
+    with pytest.raises(GraphvizNotInstalledError):
+        drawing.render(str(tmp_path / "g"), format="svg")
+
+
+@needs_dot
+def test_backward_frames_writes_one_svg_per_step(tmp_path):
+    graph = attention_step()
+    functions = sum(1 for t in mg.topological_order(graph["loss"]) if t.grad_fn is not None)
+    paths = mg.backward_frames(graph["loss"], tmp_path / "frames")
+    assert len(paths) == functions
+    assert [os.path.basename(p) for p in paths[:2]] == ["step_000.svg", "step_001.svg"]
+    last = ET.parse(paths[-1]).getroot()
+    assert CURRENT_COLOUR in {el.get("fill") for el in last.iter() if el.get("fill")}
+    np.testing.assert_allclose(graph["a"].grad, _grads_by_plain_backward()["a"])
+
+
+def _grads_by_plain_backward():
+    graph = attention_step()
+    graph["loss"].backward()
+    return {k: v.grad for k, v in graph.items()}
+
+
+def test_draw_rejects_a_step_out_of_range(step):
+    with pytest.raises(ValueError, match="steps 0.."):
+        mg.draw(step["loss"], step=999)
+
+
+def test_draw_needs_a_root():
+    with pytest.raises(ValueError):
+        mg.draw()
+
+
+def test_unrendered_drawing_keeps_rankdir_and_legend(step):
+    source = mg.draw(step["loss"], rankdir="TB").source
+    assert "rankdir=TB" in source and "cluster_legend" in source
+    assert TX == 4
