@@ -186,3 +186,16 @@ def test_unrendered_drawing_keeps_rankdir_and_legend(step):
     source = mg.draw(step["loss"], rankdir="TB").source
     assert "rankdir=TB" in source and "cluster_legend" in source
     assert TX == 4
+
+
+def test_a_weight_shared_by_many_ops_is_drawn_beside_each_use():
+    w = mg.Tensor([2.0], requires_grad=True, name="w")
+    h = mg.Tensor([1.0])
+    for _ in range(10):
+        h = h * w
+    source = mg.draw(h).source
+    assert source.count("(use ") == 10 and "(use 10 of 10)" in source
+    few = mg.Tensor([1.0])
+    for _ in range(3):
+        few = few * w
+    assert "(use " not in mg.draw(few).source  # a few uses keep one node

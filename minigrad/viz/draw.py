@@ -28,6 +28,7 @@ PATH_COLOUR = "#d62728"         # the highlighted paths from the root to chosen 
 DONE_COLOUR = "#bdbdbd"         # step view: Functions whose backward has run
 CURRENT_COLOUR = "#ffd92f"      # step view: the Function of this step
 SMALL = 12                      # tensors with at most this many elements show every value
+SHARED_COPIES = 8               # a leaf used by more ops than this is drawn beside each use
 
 
 class GraphTooLargeError(MinigradError, ValueError):
@@ -161,30 +162,28 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
     on_path = _on_paths_to(set(highlight), tensors, root_set) if highlight else set()
 
     box_of = {t: _collapsed_scope(t, collapse) for t in tensors} if collapse else {}
-    members = defaultdict(list)  # the drawn nodes of each (uncollapsed) scope, for clusters
-    boxes = {}
+    nodes = {}  # node id -> (scope it is drawn in, graphviz attributes)
+    boxes = defaultdict(list)
 
-    def node_id(obj) -> str:
-        box = box_of.get(obj if isinstance(obj, Tensor) else None)
-        return f"scope_{box}" if box else str(id(obj))
+    def node_id(tensor) -> str:
+        box = box_of.get(tensor)
+        return f"scope_{box}" if box else str(id(tensor))
 
     for t in tensors:
-        box = box_of.get(t)
-        if box:
-            boxes.setdefault(box, []).append(t)
+        if box_of.get(t):
+            boxes[box_of[t]].append(t)
             continue
-        members[t.scope].append(_tensor_node(t, root_set, show_data, show_grad, on_path, progress))
-        fn = t.grad_fn
-        if fn is not None:
-            members[t.scope].append(_function_node(fn, t, on_path, progress))
-
+        name, attrs = _tensor_node(t, root_set, show_data, show_grad, on_path, progress)
+        nodes[name] = (t.scope, attrs)
+        if t.grad_fn is not None:
+            name, attrs = _function_node(t.grad_fn, t, on_path, progress)
+            nodes[name] = (t.scope, attrs)
     for box, inside in boxes.items():
         ops = sum(1 for t in inside if t.grad_fn is not None)
-        members[()].append((f"scope_{box}", {
+        nodes[f"scope_{box}"] = ((), {
             "label": _escape(f"{box}\n{len(inside)} tensors, {ops} ops (collapsed)"),
             "shape": "box3d", "style": "filled", "fillcolor": "#f0f0f0",
-            "tooltip": _escape(f"scope {box}")}))
-    _add_clusters(graph, members)
+            "tooltip": _escape(f"scope {box}")})
 
     edges = {}
     for t in tensors:
@@ -205,10 +204,36 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
             if tensor_input in on_path and fn in on_path:
                 attrs.update(color=PATH_COLOUR, penwidth="2")
             edges.setdefault((source, fn_node), attrs)
+    edges = _copy_widely_shared_leaves(tensors, box_of, nodes, edges)
+
+    members = defaultdict(list)  # the drawn nodes of each scope, for clusters
+    for name, (scope, attrs) in nodes.items():
+        members[scope].append((name, attrs))
+    _add_clusters(graph, members)
     for (tail, head), attrs in edges.items():
         graph.edge(tail, head, **attrs)
     _add_legend(graph, bool(highlight), progress is not None)
     return graph
+
+
+def _copy_widely_shared_leaves(tensors, box_of, nodes, edges) -> dict:
+    """Draw a leaf used by more than SHARED_COPIES ops (a weight shared by every timestep) as one
+    copy beside each use. One node with hundreds of long edges makes an unreadable picture, and
+    dot spends minutes laying those edges out.
+    """
+    uses = defaultdict(list)
+    for tail, head in edges:
+        uses[tail].append(head)
+    for t in tensors:
+        tail = str(id(t))
+        if t.grad_fn is not None or box_of.get(t) or len(uses[tail]) <= SHARED_COPIES:
+            continue
+        scope, attrs = nodes.pop(tail)
+        for k, head in enumerate(uses[tail]):
+            copy = dict(attrs, label=attrs["label"] + _escape(f"\n(use {k + 1} of {len(uses[tail])})"))
+            nodes[f"{tail}_use{k}"] = (nodes[head][0], copy)
+            edges[(f"{tail}_use{k}", head)] = edges.pop((tail, head))
+    return edges
 
 
 def _count_nodes(tensors, collapse) -> int:
