@@ -30,46 +30,37 @@ MODES = Modes()
 
 
 @contextmanager
+def _switched(mode: str, value):
+    """Set one of MODES for the duration of a `with` block, restoring it even on error."""
+    previous = getattr(MODES, mode)
+    setattr(MODES, mode, value)
+    try:
+        yield
+    finally:
+        setattr(MODES, mode, previous)
+
+
 def no_grad():
     """Ops inside record no graph and their results do not require grad (as torch.no_grad)."""
-    previous, MODES.grad_enabled = MODES.grad_enabled, False
-    try:
-        yield
-    finally:
-        MODES.grad_enabled = previous
+    return _switched("grad_enabled", False)
 
 
-@contextmanager
 def enable_grad():
     """Turn recording back on inside a no_grad block."""
-    previous, MODES.grad_enabled = MODES.grad_enabled, True
-    try:
-        yield
-    finally:
-        MODES.grad_enabled = previous
+    return _switched("grad_enabled", True)
 
 
-@contextmanager
+def detect_anomaly():
+    """Raise AnomalyError at the first NaN or inf made in forward or in backward."""
+    return _switched("detect_anomaly", True)
+
+
 def scope(name: str):
     """Group the tensors made inside into a named box of the drawn graph ("decoder t=1").
 
     Scopes nest; a tensor remembers the tuple of open scope names in its `.scope`.
     """
-    previous, MODES.scope = MODES.scope, MODES.scope + (str(name),)
-    try:
-        yield
-    finally:
-        MODES.scope = previous
-
-
-@contextmanager
-def detect_anomaly():
-    """Raise AnomalyError at the first NaN or inf made in forward or in backward."""
-    previous, MODES.detect_anomaly = MODES.detect_anomaly, True
-    try:
-        yield
-    finally:
-        MODES.detect_anomaly = previous
+    return _switched("scope", MODES.scope + (str(name),))
 
 
 def topological_order(root, all_inputs: bool = False) -> list:
