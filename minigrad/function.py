@@ -41,7 +41,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
         """Run the op on Tensors (Python numbers become constants) and record it in the graph."""
-        tensors = inputs if all(isinstance(x, Tensor) for x in inputs) else _lift_constants(inputs)
+        tensors = inputs
+        for x in inputs:  # plain loops, not any()/all(): this is the hottest path of the library
+            if not isinstance(x, Tensor):
+                tensors = _lift_constants(inputs)
+                break
         fn = cls()
         try:
             data = fn.forward(*[t.data for t in tensors], **params)
@@ -49,7 +53,12 @@ class Function:
             raise op_error(cls.__name__, str(error), tensors) from error
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        requires_grad = MODES.grad_enabled and any(t.requires_grad for t in tensors)
+        requires_grad = False
+        if MODES.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    requires_grad = True
+                    break
         out = Tensor._make(data, fn if requires_grad else None, requires_grad, user_location())
         if requires_grad:
             fn.inputs = tensors

@@ -26,7 +26,7 @@ class Add(BroadcastingFunction):
 
     def backward(self, g):
         a, b = self.inputs
-        return sum_to_shape(g, a.shape), sum_to_shape(g, b.shape)
+        return sum_to_shape(g, a.data.shape), sum_to_shape(g, b.data.shape)
 
 
 class Sub(BroadcastingFunction):
