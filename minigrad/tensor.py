@@ -188,6 +188,11 @@ class Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return ops.Reshape.apply(self, shape=tuple(shape))
 
+    def broadcast_to(self, *shape):
+        """Repeat along new or size-1 axes, as numpy.broadcast_to (backward sums the repeats)."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.BroadcastTo.apply(self, shape=tuple(shape))
+
     def permute(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         return ops.Transpose.apply(self, axes=tuple(axes))

@@ -607,3 +607,13 @@ def test_gradcheck_without_inputs_requiring_grad_is_an_error():
     """Nothing to check is a usage error, not a silent pass."""
     with pytest.raises(ValueError, match="no input requires grad"):
         gradcheck(lambda t: t * 2.0, [Tensor([1.0, 2.0])])
+
+
+@pytest.mark.parametrize("shape,target", [((3,), (4, 3)), ((2, 1, 3), (2, 5, 3)), ((1,), (2, 2))])
+def test_broadcast_to(shape, target):
+    """BroadcastTo repeats in forward and sums the repeats in backward."""
+    rng = np.random.default_rng(7)
+    x = Tensor(rng.standard_normal(shape), requires_grad=True)
+    weights = rng.standard_normal(target)
+    np.testing.assert_array_equal(x.broadcast_to(target).data, np.broadcast_to(x.data, target))
+    assert gradcheck(lambda x: x.broadcast_to(target) * Tensor(weights), [x])

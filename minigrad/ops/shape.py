@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.function import Function
+from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
 
 class Reshape(Function):
@@ -17,6 +18,23 @@ class Reshape(Function):
 
     def backward(self, g):
         return (g.reshape(self.inputs[0].shape),)
+
+
+class BroadcastTo(Function):
+    """c = a repeated along new or size-1 axes to `shape` (numpy broadcasting, Keras' RepeatVector).
+
+    Each element of a is used once per repeat, so ga = g summed over the repeated axes.
+    """
+    __slots__ = ()
+
+    def forward(self, a, shape: tuple):
+        return np.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return (sum_to_shape(g, self.inputs[0].shape),)
+
+    def summed_axes(self, input_index, out_shape):
+        return summed_broadcast_axes(self.inputs[0].shape, out_shape)
 
 
 class Transpose(Function):
