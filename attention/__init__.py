@@ -1,0 +1,1 @@
+"""The seed's encoder–decoder with attention, built only on minigrad."""

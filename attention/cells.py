@@ -1,0 +1,122 @@
+"""Recurrent cells built from minigrad's primitive ops: every gate is a node of the graph.
+
+All three share one shape of computation, in the seed's row-vector convention:
+    x (B, input_size), h (B, hidden_size) → gates = x W_x + b_x + h W_h (+ b_h)   (B, G·hidden_size)
+with G = 1 (RNN), 3 (GRU) or 4 (LSTM). The input half, x W_x + b_x, does not depend on the
+previous state, so `input_projection` computes it for every timestep of a sequence at once
+(one matmul) and `step` adds the recurrent half one timestep at a time.
+
+Initialisation (Keras' defaults, as the deeplearning.ai assignment used):
+    W_x: Glorot-uniform over the whole (input_size, G·H) matrix;
+    W_h: orthogonal (H, G·H);   biases: zeros, except the LSTM forget gate's, which is 1.
+Integer inputs are token indices: x W_x for a one-hot x is row x of W_x, so `input_projection`
+gathers rows instead of multiplying by a one-hot matrix (the same parameters, the same result).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.nn import Module, Parameter, init
+from minigrad.tensor import Tensor
+
+
+class RecurrentCell(Module):
+    """What RNNCell, GRUCell and LSTMCell share: the weights' shapes and the input projection."""
+    gate_count = 1
+    state_count = 1
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        width = self.gate_count * hidden_size
+        self.weight_x = Parameter(init.glorot_uniform(input_size, width, rng=rng, dtype=dtype))
+        self.weight_h = Parameter(init.orthogonal(hidden_size, width, rng=rng, dtype=dtype))
+        self.bias_x = Parameter(np.zeros(width, dtype=dtype))
+
+    def input_projection(self, x) -> Tensor:
+        """x W_x + b_x for a whole sequence: x (B, T, input_size) floats or (B, T) token indices → (B, T, G·H)."""
+        index = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if index.dtype.kind in "iu":
+            return self.weight_x[index] + self.bias_x
+        return x @ self.weight_x + self.bias_x
+
+    def initial_state(self, batch: int) -> tuple:
+        zeros = np.zeros((batch, self.hidden_size), dtype=self.weight_h.dtype)
+        return tuple(Tensor(zeros) for _ in range(self.state_count))
+
+    def forward(self, x, state: tuple) -> tuple:
+        """One timestep from raw input x (B, input_size) or token indices (B,)."""
+        return self.step(self.input_projection(x), state)
+
+    def step(self, projected: Tensor, state: tuple) -> tuple:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size} → {self.hidden_size}"
+
+
+class RNNCell(RecurrentCell):
+    """h' = tanh(x W_x + b_x + h W_h).        state: (h,)
+
+    PyTorch's nn.RNNCell has two biases; its b_ih + b_hh is our b_x.
+    """
+
+    def step(self, projected, state):
+        (h,) = state
+        return ((projected + h @ self.weight_h).tanh(),)
+
+
+class GRUCell(RecurrentCell):
+    """Gates in the order r, z, n (PyTorch's nn.GRUCell and Keras' GRU with reset_after=True):
+        r = σ(x W_xr + b_xr + h W_hr + b_hr)            reset gate
+        z = σ(x W_xz + b_xz + h W_hz + b_hz)            update gate
+        n = tanh(x W_xn + b_xn + r ⊙ (h W_hn + b_hn))   candidate
+        h' = (1 - z) ⊙ n + z ⊙ h                         state: (h,)
+    """
+    gate_count = 3
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+        super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+        self.bias_h = Parameter(np.zeros(3 * hidden_size, dtype=dtype))
+
+    def step(self, projected, state):
+        (h,) = state
+        x_r, x_z, x_n = mg.chunk(projected, 3, axis=-1)
+        h_r, h_z, h_n = mg.chunk(h @ self.weight_h + self.bias_h, 3, axis=-1)
+        r = (x_r + h_r).sigmoid()
+        z = (x_z + h_z).sigmoid()
+        n = (x_n + r * h_n).tanh()
+        return ((1 - z) * n + z * h,)
+
+
+class LSTMCell(RecurrentCell):
+    """Gates in the order i, f, g, o (PyTorch's nn.LSTMCell; Keras calls g "c"):
+        i = σ(x W_xi + h W_hi + b_i)      input gate
+        f = σ(x W_xf + h W_hf + b_f)      forget gate (bias initialised to 1)
+        g = tanh(x W_xg + h W_hg + b_g)   candidate cell
+        o = σ(x W_xo + h W_ho + b_o)      output gate
+        c' = f ⊙ c + i ⊙ g,   h' = o ⊙ tanh(c')          state: (h, c)
+    PyTorch's two biases b_ih + b_hh are our b_x.
+    """
+    gate_count = 4
+    state_count = 2
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+        super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+        self.bias_x.data[hidden_size:2 * hidden_size] = 1.0  # remember by default at the start
+
+    def step(self, projected, state):
+        h, c = state
+        i, f, g, o = mg.chunk(projected + h @ self.weight_h, 4, axis=-1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+
+CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
+
+
+def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32) -> RecurrentCell:
+    if kind not in CELLS:
+        raise ValueError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")
+    return CELLS[kind](input_size, hidden_size, rng=rng, dtype=dtype)

@@ -1,0 +1,41 @@
+"""The bidirectional encoder: a<t'> = [forward state at t'; backward state at t'] for t' = 1..Tx."""
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+from attention.cells import make_cell
+from minigrad.nn import Module
+from minigrad.tensor import Tensor
+
+
+class BidirectionalEncoder(Module):
+    """Two cells read the input, one left to right and one right to left.
+
+    x: (B, Tx) token indices or (B, Tx, input_size) → a: (B, Tx, 2·hidden_size), named "a",
+    built from the per-step tensors a<1> … a<Tx>, each (B, 2·hidden_size).
+    The input projections of all Tx steps are one matmul (or gather) per direction.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+        super().__init__()
+        self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
+        self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
+
+    def run(self, cell, projected: Tensor, reverse: bool) -> list:
+        """The cell's output h at every step, in input order, reading right to left if `reverse`."""
+        steps = range(projected.shape[1])
+        state = cell.initial_state(projected.shape[0])
+        outputs = {}
+        for t in (reversed(steps) if reverse else steps):
+            state = cell.step(projected[:, t], state)
+            outputs[t] = state[0]
+        return [outputs[t] for t in steps]
+
+    def forward(self, x) -> Tensor:
+        with mg.scope("encoder"):
+            forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(x), reverse=False)
+            backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(x), reverse=True)
+            states = [mg.concat([f, b], axis=-1).named(f"a<{t + 1}>")
+                      for t, (f, b) in enumerate(zip(forward_h, backward_h))]
+            return mg.stack(states, axis=1).named("a")

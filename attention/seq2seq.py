@@ -1,0 +1,90 @@
+"""The encoder–decoder with attention: the seed's model, one decoder step at a time.
+
+    a = BidirectionalEncoder(x)                                a<1..Tx>: (B, Tx, 2·n_a)
+    for t = 1..Ty:
+        α<t,·>, c<t> = AdditiveAttention(s<t-1>, a)
+        s<t> = post-attention cell(c<t>, s<t-1>)               (B, n_s)
+        ŷ<t> = softmax(s<t> W_y + b_y)                         (B, output vocabulary)
+As in the deeplearning.ai assignment, the decoder is fed only c<t> (not its previous output),
+so greedy decoding is the argmax at each step.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+import minigrad as mg
+from attention.additive import AdditiveAttention
+from attention.cells import make_cell
+from attention.encoder import BidirectionalEncoder
+from minigrad.nn import Linear, Module
+from minigrad.tensor import Tensor
+
+
+@dataclass
+class ModelConfig:
+    """Everything that fixes the model's shape; the defaults are the assignment's."""
+    input_vocab: int = 37
+    output_vocab: int = 11
+    Tx: int = 30
+    Ty: int = 10
+    n_a: int = 32            # encoder state size per direction
+    n_s: int = 64            # post-attention state size
+    attention_hidden: int = 10
+    cell: str = "lstm"
+    score: str = "dlai"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelConfig":
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"model config has unknown fields {sorted(unknown)}")
+        return cls(**data)
+
+
+class Seq2SeqAttention(Module):
+    def __init__(self, config: ModelConfig, rng=None, dtype=np.float32):
+        super().__init__()
+        self.config = config
+        c = config
+        self.encoder = BidirectionalEncoder(c.cell, c.input_vocab, c.n_a, rng=rng, dtype=dtype)
+        self.attention = AdditiveAttention(2 * c.n_a, c.n_s, c.score, c.attention_hidden, rng=rng, dtype=dtype)
+        self.post_attention = make_cell(c.cell, 2 * c.n_a, c.n_s, rng=rng, dtype=dtype)
+        self.output = Linear(c.n_s, c.output_vocab, rng=rng, dtype=dtype)
+
+    def decoder_step(self, t: int, state: tuple, a: Tensor, keys) -> tuple:
+        """Step t: attention on a from s<t-1>, then the post-attention cell. Returns (logits, α, state)."""
+        batch = a.shape[0]
+        with mg.scope(f"decoder t={t}"):
+            alpha, context = self.attention(state[0], a, keys, t)
+            state = self.post_attention(context.reshape(batch, -1), state)
+            s = state[0].named(f"s<{t}>")
+            return self.output(s).named(f"logits<{t}>"), alpha, (s,) + tuple(state[1:])
+
+    def forward(self, x) -> tuple[Tensor, Tensor]:
+        """x: (B, Tx) token indices → logits (B, Ty, output_vocab) and α (B, Ty, Tx)."""
+        index = np.asarray(getattr(x, "data", x))
+        if index.ndim != 2 or index.shape[1] != self.config.Tx:
+            raise ValueError(f"Seq2SeqAttention: expected token indices of shape (batch, {self.config.Tx}), "
+                             f"got {index.shape}")
+        a = self.encoder(index)
+        keys = self.attention.keys(a)
+        state = self.post_attention.initial_state(index.shape[0])
+        state[0].name = "s<0>"
+        logits, alphas = [], []
+        for t in range(1, self.config.Ty + 1):
+            step_logits, alpha, state = self.decoder_step(t, state, a, keys)
+            logits.append(step_logits)
+            alphas.append(alpha)
+        return mg.stack(logits, axis=1), mg.concat(alphas, axis=1).named("alpha")
+
+    def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy decoding without a graph: token indices (B, Ty) and α (B, Ty, Tx)."""
+        with mg.no_grad():
+            logits, alphas = self.forward(x)
+        return logits.data.argmax(axis=-1), alphas.data
