@@ -1,0 +1,9 @@
+"""The data: human dates and their ISO labels, two toy tasks, and character vocabularies."""
+from attention.data.vocab import Vocabulary, human_vocabulary, machine_vocabulary
+from attention.data.dates import (FORMATS, DateTask, SequenceTask, format_date, human_date,
+                                  make_dataset, split_dataset)
+from attention.data.toy import TASKS, ReverseTask, SortTask, get_task
+
+__all__ = ["Vocabulary", "human_vocabulary", "machine_vocabulary", "FORMATS", "format_date",
+           "human_date", "make_dataset", "split_dataset", "SequenceTask", "DateTask",
+           "ReverseTask", "SortTask", "TASKS", "get_task"]

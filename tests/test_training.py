@@ -1,0 +1,127 @@
+"""Training and the command line, on the small reversal task so each test takes seconds."""
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from attention.__main__ import main
+from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train, \
+    uniform_attention_warning
+
+
+def quick_config(**overrides) -> TrainConfig:
+    settings = dict(task="reverse", epochs=12, batch_size=50, lr=0.01, train_size=2500,
+                    held_out_size=300, seed=0, target_exact=0.99)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_reversal_reaches_high_accuracy_in_seconds(tmp_path):
+    history = train(quick_config(), str(tmp_path), log=lambda line: None, progress=False)
+    last = history["epochs"][-1]
+    assert last["exact_match"] >= 0.95, history["epochs"]
+    assert last["sharpness"] > 0.4  # reversal needs sharp attention: each output looks at one input
+    model, human, machine, metadata = load_checkpoint(str(tmp_path))
+    assert metadata["metrics"]["epoch"] == last["epoch"]
+    predicted, _ = model.predict(np.stack([human.encode_padded("01234567", 8)[0]]))
+    assert machine.decode(predicted[0]) == "76543210"
+
+
+def test_interrupt_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = mg.optim.Adam.step
+
+    def step_then_interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 60:  # in epoch 2 (50 steps an epoch)
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(mg.optim.Adam, "step", step_then_interrupt)
+    lines = []
+    history = train(quick_config(target_exact=None), str(tmp_path), log=lines.append, progress=False)
+    assert history["interrupted"] and len(history["epochs"]) == 1
+    assert "last good checkpoint (epoch 1)" in lines[-1]
+    _, _, _, metadata = load_checkpoint(str(tmp_path))
+    assert metadata["metrics"]["epoch"] == 1
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".partial")]
+
+
+def test_sharpness_and_the_uniform_attention_warning():
+    tx = 30
+    uniform = np.full((4, 10, tx), 1 / tx)
+    peaked = np.zeros((4, 10, tx))
+    peaked[..., 3] = 1
+    assert attention_sharpness(uniform) == pytest.approx(1 / tx)
+    assert attention_sharpness(peaked) == 1.0
+    assert "dead-relu" in uniform_attention_warning(attention_sharpness(uniform), tx, "dlai")
+    assert "dead-relu" not in uniform_attention_warning(attention_sharpness(uniform), tx, "bahdanau")
+    assert uniform_attention_warning(attention_sharpness(peaked), tx, "dlai") is None
+
+
+@pytest.fixture(scope="module")
+def trained_reverse(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reverse_model")
+    code = main(["train", "--task", "reverse", "--epochs", "12", "--train-size", "2500",
+                 "--batch-size", "50", "--lr", "0.01", "--target-exact", "0.99", "--no-progress",
+                 "--out", str(out)])
+    assert code == 0
+    return str(out)
+
+
+def test_cli_translate_and_heatmap(trained_reverse, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    heatmap = tmp_path / "alpha.png"
+    assert main(["translate", "--model", trained_reverse, "12345678", "--heatmap", str(heatmap)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "87654321"
+    assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_evaluate_reports_malformed_lines(trained_reverse, tmp_path, capsys):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("12345678\t87654321\nno tab here\n11112222\t22221111\n33\t3\n", encoding="utf-8")
+    assert main(["evaluate", "--model", trained_reverse, "--file", str(pairs)]) == 0
+    captured = capsys.readouterr()
+    assert "2 pairs (2 malformed lines skipped)" in captured.out
+    assert "line 2" in captured.err and "line 4" in captured.err
+    assert "exact match" in captured.out
+
+
+def test_cli_graph_highlights_alpha_and_c(trained_reverse, tmp_path):
+    out = tmp_path / "step2.svg"
+    assert main(["graph", "--model", trained_reverse, "--step", "2", "--out", str(out), "12345678"]) == 0
+    svg = ET.parse(out).getroot()
+    text = " ".join((t.text or "").replace("\xa0", " ") for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "alpha<2,·>" in text and "c<2>" in text and "grad" in text
+    assert "decoder t=1" in text and "(collapsed)" in text  # the other steps are boxes
+    assert "alpha<1,·>" not in text
+
+
+def test_cli_user_mistakes_give_messages_not_tracebacks(trained_reverse, tmp_path, capsys):
+    assert main(["translate", "--model", str(tmp_path / "nowhere"), "123"]) == 2
+    assert "is not a trained model directory" in capsys.readouterr().err
+    assert main(["translate", "--model", trained_reverse, "   "]) == 2
+    assert "empty" in capsys.readouterr().err
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}")
+    (tmp_path / "broken" / "model.npz").write_bytes(b"not a zip")
+    assert main(["translate", "--model", str(tmp_path / "broken"), "123"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_cli_warns_about_long_and_unknown_input(trained_reverse, capsys):
+    with pytest.warns(UserWarning) as caught:
+        assert main(["translate", "--model", trained_reverse, "1234567890123"]) == 0
+        assert main(["translate", "--model", trained_reverse, "12x45678"]) == 0
+    messages = " ".join(str(w.message) for w in caught)
+    assert "longer than 8" in messages and "<unk>" in messages
+
+
+def test_checkpoint_config_is_plain_json(trained_reverse):
+    with open(os.path.join(trained_reverse, "config.json"), encoding="utf-8") as file:
+        metadata = json.load(file)
+    assert metadata["model"]["Tx"] == 8 and metadata["task"] == "reverse"
+    assert np.load(os.path.join(trained_reverse, "model.npz"), allow_pickle=False).files
