@@ -28,7 +28,7 @@ class TrainConfig:
     task: str = "dates"
     cell: str = "lstm"
     score: str = "bahdanau"
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 100
     lr: float = 0.005
     seed: int = 0

@@ -230,9 +230,13 @@ def _copy_widely_shared_leaves(tensors, box_of, nodes, edges) -> dict:
             continue
         scope, attrs = nodes.pop(tail)
         for k, head in enumerate(uses[tail]):
+            edge = edges.pop((tail, head))
+            if head.startswith("scope_"):  # a collapsed box summarises its shared weights too
+                nodes[head][1]["label"] += _escape(f"\nuses {t.name or 'a shared leaf'}")
+                continue
             copy = dict(attrs, label=attrs["label"] + _escape(f"\n(use {k + 1} of {len(uses[tail])})"))
             nodes[f"{tail}_use{k}"] = (nodes[head][0], copy)
-            edges[(f"{tail}_use{k}", head)] = edges.pop((tail, head))
+            edges[(f"{tail}_use{k}", head)] = edge
     return edges
 
 
