@@ -125,3 +125,22 @@ def test_checkpoint_config_is_plain_json(trained_reverse):
         metadata = json.load(file)
     assert metadata["model"]["Tx"] == 8 and metadata["task"] == "reverse"
     assert np.load(os.path.join(trained_reverse, "model.npz"), allow_pickle=False).files
+
+
+def test_the_dates_demo_prints_translations_and_writes_pictures(tmp_path, capsys):
+    """The README's demo path, on a tiny budget: translations printed, heatmap and graph written."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "dates"
+    assert main(["train", "--train-size", "200", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 may 1979 →" in printed
+    assert (out / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    svg = ET.parse(out / "decoder_step_1.svg").getroot()
+    assert any("alpha<1,·>" in (t.text or "") for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+
+
+def test_minigrad_demo_prints_every_gradient(capsys):
+    from minigrad.__main__ import main as minigrad_demo
+    minigrad_demo()
+    printed = capsys.readouterr().out
+    assert printed.startswith("loss = ") and "weight" in printed and "Tanh" in printed
