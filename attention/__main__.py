@@ -50,7 +50,8 @@ def translate_texts(model, human, machine, texts):
 def command_train(args) -> int:
     config = TrainConfig(task=args.task, cell=args.cell, score=args.score, epochs=args.epochs,
                          seed=args.seed, batch_size=args.batch_size, lr=args.lr,
-                         train_size=args.train_size, target_exact=args.target_exact)
+                         train_size=args.train_size, target_exact=args.target_exact,
+                         fused_cells=args.fused)
     print(f"training {config.cell} encoder–decoder with {config.score} attention on {config.task}: "
           f"{config.train_size} pairs, {config.epochs} epochs, seed {config.seed} → {args.out}")
     history = train(config, args.out, progress=not args.no_progress)
@@ -177,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=int, default=TrainConfig.train_size)
     p.add_argument("--target-exact", type=float, default=None,
                    help="stop once held-out exact match reaches this fraction (e.g. 0.99)")
+    p.add_argument("--fused", action="store_true",
+                   help="train with one LSTMStep node per cell step (faster; gates not drawn)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")

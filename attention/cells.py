@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from minigrad.function import Function
 from minigrad.nn import Module, Parameter, init
 from minigrad.tensor import Tensor
 
@@ -90,6 +91,38 @@ class GRUCell(RecurrentCell):
         return ((1 - z) * n + z * h,)
 
 
+class LSTMStep(Function):
+    """One LSTM step as a single node: the fast path (LSTMCell(fused=True)).
+
+    Inputs: p = x W_x + b_x (B, 4H), h (B, H), c (B, H), W_h (H, 4H). Output: [h'; c'] (B, 2H).
+    Forward as LSTMCell's docstring. Backward, with ĝh, ĝc the gradients of h', c':
+        do = ĝh ⊙ tanh c'                  dc' = ĝc + ĝh ⊙ o ⊙ (1 - tanh² c')
+        di = dc' ⊙ g    df = dc' ⊙ c    dg = dc' ⊙ i    dc = dc' ⊙ f
+        da = [di ⊙ i(1-i), df ⊙ f(1-f), dg ⊙ (1-g²), do ⊙ o(1-o)]   (the pre-activation gates)
+        dp = da,   dh = da W_hᵀ,   dW_h = hᵀ da
+    """
+    __slots__ = ()
+
+    def forward(self, projected, h, c, weight_h):
+        hidden = h.shape[-1]
+        gates = projected + h @ weight_h
+        i, f, o = (0.5 * (1 + np.tanh(0.5 * gates[:, k * hidden:(k + 1) * hidden])) for k in (0, 1, 3))
+        g = np.tanh(gates[:, 2 * hidden:3 * hidden])
+        c_next = f * c + i * g
+        tanh_c = np.tanh(c_next)
+        self.save_for_backward(h, c, weight_h, i, f, g, o, tanh_c)
+        return np.concatenate([o * tanh_c, c_next], axis=-1)
+
+    def backward(self, grad):
+        h, c, weight_h, i, f, g, o, tanh_c = self.saved
+        hidden = h.shape[-1]
+        grad_h, grad_c = grad[:, :hidden], grad[:, hidden:]
+        d_c = grad_c + grad_h * o * (1 - tanh_c * tanh_c)
+        d_gates = np.concatenate([d_c * g * i * (1 - i), d_c * c * f * (1 - f),
+                                  d_c * i * (1 - g * g), grad_h * tanh_c * o * (1 - o)], axis=-1)
+        return d_gates, d_gates @ weight_h.T, d_c * f, h.T @ d_gates
+
+
 class LSTMCell(RecurrentCell):
     """Gates in the order i, f, g, o (PyTorch's nn.LSTMCell; Keras calls g "c"):
         i = σ(x W_xi + h W_hi + b_i)      input gate
@@ -102,12 +135,17 @@ class LSTMCell(RecurrentCell):
     gate_count = 4
     state_count = 2
 
-    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
+                 fused: bool = False):
         super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
         self.bias_x.data[hidden_size:2 * hidden_size] = 1.0  # remember by default at the start
+        self.fused = fused
 
     def step(self, projected, state):
         h, c = state
+        if self.fused:
+            both = LSTMStep.apply(projected, h, c, self.weight_h)
+            return both[:, :self.hidden_size], both[:, self.hidden_size:]
         i, f, g, o = mg.chunk(projected + h @ self.weight_h, 4, axis=-1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
@@ -116,7 +154,12 @@ class LSTMCell(RecurrentCell):
 CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
 
 
-def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32) -> RecurrentCell:
+def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
+              fused: bool = False) -> RecurrentCell:
+    """A cell by name; `fused` picks the one-node step (LSTM only, so far)."""
     if kind not in CELLS:
         raise ValueError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")
-    return CELLS[kind](input_size, hidden_size, rng=rng, dtype=dtype)
+    if fused and kind != "lstm":
+        raise ValueError(f"a fused step exists for the lstm cell only, not {kind!r}")
+    options = {"fused": True} if fused else {}
+    return CELLS[kind](input_size, hidden_size, rng=rng, dtype=dtype, **options)

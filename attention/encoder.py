@@ -17,10 +17,11 @@ class BidirectionalEncoder(Module):
     The input projections of all Tx steps are one matmul (or gather) per direction.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
+                 fused: bool = False):
         super().__init__()
-        self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
-        self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
+        self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype, fused=fused)
+        self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype, fused=fused)
 
     def run(self, cell, projected: Tensor, reverse: bool) -> list:
         """The cell's output h at every step, in input order, reading right to left if `reverse`."""

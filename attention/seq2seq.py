@@ -35,6 +35,7 @@ class ModelConfig:
     attention_hidden: int = 10
     cell: str = "lstm"
     score: str = "dlai"
+    fused_cells: bool = False  # one LSTMStep node per step (fast) instead of the composed gates
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -52,9 +53,11 @@ class Seq2SeqAttention(Module):
         super().__init__()
         self.config = config
         c = config
-        self.encoder = BidirectionalEncoder(c.cell, c.input_vocab, c.n_a, rng=rng, dtype=dtype)
+        self.encoder = BidirectionalEncoder(c.cell, c.input_vocab, c.n_a, rng=rng, dtype=dtype,
+                                            fused=c.fused_cells)
         self.attention = AdditiveAttention(2 * c.n_a, c.n_s, c.score, c.attention_hidden, rng=rng, dtype=dtype)
-        self.post_attention = make_cell(c.cell, 2 * c.n_a, c.n_s, rng=rng, dtype=dtype)
+        self.post_attention = make_cell(c.cell, 2 * c.n_a, c.n_s, rng=rng, dtype=dtype,
+                                        fused=c.fused_cells)
         self.output = Linear(c.n_s, c.output_vocab, rng=rng, dtype=dtype)
 
     def decoder_step(self, t: int, state: tuple, a: Tensor, keys) -> tuple:

@@ -4,6 +4,7 @@ One training step = forward, cross-entropy, backward and an Adam update on a bat
 (Tx = 30, Ty = 10, Bi-LSTM n_a = 32, post-attention LSTM n_s = 64, dlai scorer 10 → 1).
 Contenders, each in its own process (so memory is measured per contender):
   minigrad        attention.Seq2SeqAttention, the composed teaching model
+  minigrad-fused  the same with fused_cells=True (one LSTMStep node per cell step)
   torch-fused     nn.LSTM (bidirectional) encoder + nn.LSTMCell decoder, same attention maths
   torch-composed  the same primitive ops as minigrad (matmul, sigmoid, tanh, …) in PyTorch
 Reported: median step time over several repetitions, ratios to each PyTorch build, peak RSS,
@@ -39,11 +40,11 @@ def batch(tx: int):
     return rng.integers(0, VIN, (B, tx)), rng.integers(0, VOUT, (B, TY))
 
 
-def minigrad_step(tx: int):
+def minigrad_step(tx: int, fused: bool = False):
     import minigrad as mg
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(0)
-    model = Seq2SeqAttention(ModelConfig(Tx=tx, score="dlai"))
+    model = Seq2SeqAttention(ModelConfig(Tx=tx, score="dlai", fused_cells=fused))
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = batch(tx)
 
@@ -127,7 +128,10 @@ def torch_step(tx: int, fused: bool):
 
 
 def run_contender(name: str, steps: int, repeats: int, tx: int) -> dict:
-    step = minigrad_step(tx) if name == "minigrad" else torch_step(tx, fused=name == "torch-fused")
+    if name.startswith("minigrad"):
+        step = minigrad_step(tx, fused=name == "minigrad-fused")
+    else:
+        step = torch_step(tx, fused=name == "torch-fused")
     rss = {}
     times = []
     for k in range(1, steps + 1):
@@ -153,10 +157,10 @@ def main() -> None:
         return
     try:
         import torch
-        contenders = ["minigrad", "torch-fused", "torch-composed"]
+        contenders = ["minigrad", "minigrad-fused", "torch-fused", "torch-composed"]
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     except ImportError:
-        contenders = ["minigrad"]
+        contenders = ["minigrad", "minigrad-fused"]
         print("torch not installed: minigrad alone")
     results = {}
     for name in contenders:
@@ -169,9 +173,9 @@ def main() -> None:
         rss = r["rss_mb"]
         print(f"{name:15} {r['step_ms']:>8.1f} {r['peak_rss_mb']:>12.0f} {rss.get('1', 0):>7.0f} "
               f"{rss.get('100', 0):>8.0f} {rss.get('1000', 0):>9.0f}")
-    mine = results["minigrad"]["step_ms"]
-    for name in contenders[1:]:
-        print(f"minigrad ÷ {name}: {mine / results[name]['step_ms']:.2f}")
+    for mine in ("minigrad", "minigrad-fused"):
+        for name in (c for c in contenders if c.startswith("torch")):
+            print(f"{mine} ÷ {name}: {results[mine]['step_ms'] / results[name]['step_ms']:.2f}")
 
 
 if __name__ == "__main__":
