@@ -92,6 +92,37 @@ def topological_order(root, all_inputs: bool = False) -> list:
     return order
 
 
+class SliceGradient:
+    """The gradient of a[index] with respect to a: `values` at `index`, zeros elsewhere, kept sparse.
+
+    A sequence read one timestep at a time (x[:, t]) sends Tx slice gradients back to x. As
+    full-size arrays of zeros that would be Tx full-size allocations and additions; kept sparse,
+    backward adds each slice into one buffer in place.
+    """
+    __slots__ = ("shape", "index", "values")
+
+    def __init__(self, shape: tuple, index, values: np.ndarray):
+        self.shape, self.index, self.values = shape, index, values
+
+    def add_to(self, buffer: np.ndarray) -> np.ndarray:
+        """buffer[index] += values, counting an index that repeats (a gather) once per repeat."""
+        items = self.index if isinstance(self.index, tuple) else (self.index,)
+        if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items):
+            buffer[self.index] += self.values  # basic indexing: no element is picked twice
+        elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu":
+            rows = self.index.reshape(-1)  # a gather of rows (an embedding): sum per row, then add
+            values = self.values.reshape(rows.size, -1)
+            order = np.argsort(rows, kind="stable")
+            unique, starts = np.unique(rows[order], return_index=True)
+            buffer.reshape(buffer.shape[0], -1)[unique] += np.add.reduceat(values[order], starts, axis=0)
+        else:
+            np.add.at(buffer, self.index, self.values)
+        return buffer
+
+    def dense(self, dtype=None) -> np.ndarray:
+        return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))
+
+
 @dataclass
 class BackwardStep:
     """What one Function did during backward: the record `backward_steps` yields.
@@ -136,6 +167,35 @@ def _check_finite(array, what, function, tensor):
             f"{describe(tensor)}")
 
 
+def _accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
+    """Add one consumer's gradient into `pending[tensor]`, in place when this pass owns that array.
+
+    An array a Function returned may be shared (Add passes its gradient on to both inputs), so
+    it is never written to: the first addition into it makes a new array, which is then owned.
+    """
+    dtype = tensor.data.dtype
+    previous = pending.get(tensor)
+    if type(grad_input) is SliceGradient:
+        if previous is None:
+            pending[tensor] = grad_input.dense(dtype)
+        elif tensor in owned:
+            grad_input.add_to(previous)
+            return
+        else:
+            pending[tensor] = grad_input.add_to(previous.astype(dtype, copy=True))
+        owned.add(tensor)
+        return
+    if grad_input.dtype != dtype:
+        grad_input = grad_input.astype(dtype)
+    if previous is None:
+        pending[tensor] = grad_input
+    elif tensor in owned:
+        previous += grad_input
+    else:
+        pending[tensor] = previous + grad_input
+        owned.add(tensor)
+
+
 def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """The one backward loop. Yields a BackwardStep after each Function only when `record`.
 
@@ -148,6 +208,7 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     passed through the Function that made the tensor.
     """
     pending = {root: _seed_gradient(root, grad)}
+    owned = set()  # tensors whose pending array this pass allocated, so it may grow in place
     index = 0
     finished_step = None  # yielded once the leaves it completed are filled in too
     for tensor in reversed(topological_order(root)):
@@ -173,13 +234,12 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
             if grad_input is None or not tensor_input.requires_grad:
                 continue
             if MODES.detect_anomaly:
-                _check_finite(grad_input, "the gradient of an input", fn, tensor_input)
-            if grad_input.dtype != tensor_input.data.dtype:
-                grad_input = grad_input.astype(tensor_input.data.dtype)
-            previous = pending.get(tensor_input)
-            pending[tensor_input] = grad_input if previous is None else previous + grad_input
+                _check_finite(getattr(grad_input, "values", grad_input), "the gradient of an input",
+                              fn, tensor_input)
+            _accumulate(pending, owned, tensor_input, grad_input)
         if record:
-            finished_step = BackwardStep(index, fn, tensor, grad_output, tuple(grad_inputs),
+            dense = tuple(g.dense() if type(g) is SliceGradient else g for g in grad_inputs)
+            finished_step = BackwardStep(index, fn, tensor, grad_output, dense,
                                          format_location(tensor.created_at))
         index += 1
     if finished_step is not None:

@@ -365,3 +365,29 @@ def test_mixed_precision_gradients_keep_each_inputs_dtype():
     assert w64.grad.dtype == np.float64
     np.testing.assert_array_equal(x32.grad, [0.5, 0.25])
     np.testing.assert_array_equal(w64.grad, [1.0, 2.0])
+
+
+def test_slice_gradients_add_up_without_touching_shared_arrays():
+    """Add hands the same gradient array to both inputs; a later slice gradient into one of
+    them must not leak into the other (the engine only adds in place into arrays it owns)."""
+    p = Tensor(np.ones((3, 4)), requires_grad=True)
+    q = Tensor(np.ones((3, 4)), requires_grad=True)
+    a, b = p * 1.0, q * 1.0
+    loss = (a + b).sum() + a[0].sum() + a[:, 1].sum() * 2 + a[[2, 2]].sum()
+    loss.backward()
+    expected_a = np.ones((3, 4))
+    expected_a[0] += 1
+    expected_a[:, 1] += 2
+    expected_a[2] += 2
+    np.testing.assert_array_equal(a.grad, expected_a)
+    np.testing.assert_array_equal(b.grad, np.ones((3, 4)))
+    np.testing.assert_array_equal(q.grad, np.ones((3, 4)))
+    np.testing.assert_array_equal(p.grad, expected_a)
+
+
+def test_a_sequence_read_one_step_at_a_time_gets_every_step_gradient():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    weights = np.random.default_rng(0).standard_normal((3, 2, 4))
+    loss = sum((x[:, t] * Tensor(weights[t])).sum() for t in range(3))
+    loss.backward()
+    np.testing.assert_allclose(x.grad, weights.transpose(1, 0, 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.autograd import SliceGradient
 from minigrad.function import Function
 from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
@@ -51,17 +52,12 @@ class Transpose(Function):
         return (g.transpose(np.argsort([ax % g.ndim for ax in self.axes])),)
 
 
-def _is_basic(index) -> bool:
-    """True for indexes of ints and slices only: each element is picked at most once."""
-    items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
-
-
 class GetItem(Function):
     """c = a[index]: slices, ints, or integer arrays (a gather, as an embedding lookup).
 
     ga = zeros like a, with g added at the indexed places. An integer array may pick the
-    same row twice, so the scatter *adds* (np.add.at) rather than assigns.
+    same row twice, so the scatter *adds* rather than assigns. The gradient is returned sparse
+    (a SliceGradient): backward adds it into the input's gradient without a full array of zeros.
     """
     __slots__ = ("index",)
 
@@ -70,12 +66,7 @@ class GetItem(Function):
         return a[index]
 
     def backward(self, g):
-        ga = np.zeros(self.inputs[0].shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            ga[self.index] = g
-        else:
-            np.add.at(ga, self.index, g)
-        return (ga,)
+        return (SliceGradient(self.inputs[0].shape, self.index, g),)
 
 
 class Gather(Function):
