@@ -31,6 +31,11 @@ class MatMul(Function):
     def backward(self, g):
         a, b = self.saved
         a_in, b_in = self.inputs
+        if a.ndim > 2 and b.ndim == 2:  # one weight for a whole batch of rows: fold them into one GEMM
+            k = a.shape[-1]
+            ga = g @ b.T if a_in.requires_grad else None
+            gb = a.reshape(-1, k).T @ g.reshape(-1, g.shape[-1]) if b_in.requires_grad else None
+            return ga, gb
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if b.ndim == 1:
