@@ -167,7 +167,9 @@ def load_checkpoint(model_dir: str):
             metadata = json.load(file)
         if metadata.get("format") != "attention.checkpoint":
             raise CheckpointError(f"{config_path} was not written by `python -m attention train`")
-        model = Seq2SeqAttention(ModelConfig.from_json(metadata["model"]))
+        config = ModelConfig.from_json(metadata["model"])
+        config.fused_cells = False  # the same parameters; commands draw and step the composed gates
+        model = Seq2SeqAttention(config)
         model.load_state_dict(mg.load(weights_path))
         human = Vocabulary.from_json(metadata["human_vocab"])
         machine = Vocabulary.from_json(metadata["machine_vocab"])

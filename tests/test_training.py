@@ -144,3 +144,15 @@ def test_minigrad_demo_prints_every_gradient(capsys):
     minigrad_demo()
     printed = capsys.readouterr().out
     assert printed.startswith("loss = ") and "weight" in printed and "Tanh" in printed
+
+
+def test_fused_training_and_the_composed_model_it_loads_into(tmp_path):
+    """train --fused uses LSTMStep nodes; the checkpoint comes back as the composed model."""
+    out = tmp_path / "fused"
+    assert main(["train", "--task", "reverse", "--fused", "--epochs", "1", "--train-size", "300",
+                 "--no-progress", "--out", str(out)]) == 0
+    model, human, _, metadata = load_checkpoint(str(out))
+    assert metadata["model"]["fused_cells"] is True and model.config.fused_cells is False
+    logits, _ = model(np.stack([human.encode_padded("01234567", 8)[0]]))
+    ops = {type(t.grad_fn).__name__ for t in mg.topological_order(logits) if t.grad_fn is not None}
+    assert "Sigmoid" in ops and "LSTMStep" not in ops
