@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--tx", type=int, default=TX)
+    parser.add_argument("--scaling", action="store_true",
+                        help="also minigrad's step time for Tx = 10, 30, 100, 300 (should grow linearly)")
     args = parser.parse_args()
     if args.run:
         print(json.dumps(run_contender(args.run, args.steps, args.repeats, args.tx)))
@@ -176,6 +178,17 @@ def main() -> None:
     for mine in ("minigrad", "minigrad-fused"):
         for name in (c for c in contenders if c.startswith("torch")):
             print(f"{mine} ÷ {name}: {results[mine]['step_ms'] / results[name]['step_ms']:.2f}")
+    if args.scaling:
+        print(f"{'Tx':>5} {'minigrad step ms':>17} {'ms per input step':>18}")
+        for tx in (10, 30, 100, 300):
+            step = minigrad_step(tx)
+            times = []
+            for _ in range(6):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            median = statistics.median(times[1:]) * 1e3
+            print(f"{tx:>5} {median:>17.1f} {median / tx:>18.2f}")
 
 
 if __name__ == "__main__":
