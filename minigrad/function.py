@@ -7,13 +7,15 @@ A Function object *is* the node: after `c = a * b`, `c.grad_fn` is a `Mul` whose
 Subclasses write
     forward(self, *arrays, **params) -> ndarray     numpy in, numpy out
     backward(self, grad) -> tuple                   one gradient (or None) per input
-and keep any parameters (an axis, a shape) as attributes declared in `__slots__`.
+and keep any parameters (an axis, a shape) as attributes declared in `__slots__`. A gradient is
+an array of the input's shape, or a SliceGradient (values for part of the input, the rest zero),
+which backward adds into the input's gradient in place; `.dense()` gives it as an array.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd import MODES
+from minigrad.autograd import MODES, SliceGradient  # noqa: F401  (part of the backward contract)
 from minigrad.errors import AnomalyError, describe, format_location, op_error, user_location
 from minigrad.tensor import Tensor, as_array
 
@@ -41,10 +43,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
         """Run the op on Tensors (Python numbers become constants) and record it in the graph."""
+        location = user_location()
         tensors = inputs
         for x in inputs:  # plain loops, not any()/all(): this is the hottest path of the library
             if not isinstance(x, Tensor):
-                tensors = _lift_constants(inputs)
+                tensors = _lift_constants(inputs, location)
                 break
         fn = cls()
         try:
@@ -59,7 +62,7 @@ class Function:
                 if t.requires_grad:
                     requires_grad = True
                     break
-        out = Tensor._make(data, fn if requires_grad else None, requires_grad, user_location())
+        out = Tensor._make(data, fn if requires_grad else None, requires_grad, location)
         if requires_grad:
             fn.inputs = tensors
         if MODES.detect_anomaly and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
@@ -74,10 +77,9 @@ class Function:
         return f"{type(self).__name__}({names})"
 
 
-def _lift_constants(inputs) -> tuple:
+def _lift_constants(inputs, location) -> tuple:
     """Wrap Python numbers and arrays as constant tensors, in the dtype of the first float input."""
     like = next((x for x in inputs if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
     dtype = like.dtype if like is not None else None
-    location = user_location()
     return tuple(x if isinstance(x, Tensor) else Tensor._make(as_array(x, dtype), None, False, location)
                  for x in inputs)

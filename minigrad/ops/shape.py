@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd import SliceGradient
-from minigrad.function import Function
+from minigrad.function import Function, SliceGradient
 from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
 
