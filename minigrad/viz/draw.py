@@ -143,15 +143,16 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
     root_set = set(roots)
     progress = _backward_progress(roots[0], step) if step is not None else None
 
-    if max_nodes is not None and _count_nodes(tensors, collapse) > max_nodes:
+    count = _count_nodes(tensors, collapse) if max_nodes is not None else 0
+    if max_nodes is not None and count > max_nodes:
         outer = {t.scope[0] for t in tensors if t.scope} - collapse
         if outer and _count_nodes(tensors, collapse | outer) <= max_nodes:
-            warnings.warn(f"draw: {_count_nodes(tensors, collapse)} nodes exceed max_nodes={max_nodes}; "
+            warnings.warn(f"draw: {count} nodes exceed max_nodes={max_nodes}; "
                           f"collapsed the scopes {sorted(outer)} to fit", stacklevel=2)
             collapse |= outer
         else:
             raise GraphTooLargeError(
-                f"draw: the graph has {_count_nodes(tensors, collapse)} nodes, more than "
+                f"draw: the graph has {count} nodes, more than "
                 f"max_nodes={max_nodes} even with every outermost scope collapsed. Draw a smaller "
                 "part (a root nearer the inputs), group the model's parts with minigrad.scope(...) "
                 "and pass collapse=(...), or raise max_nodes.")
