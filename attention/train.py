@@ -126,7 +126,6 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
         log(f"interrupted during epoch {done + 1}; "
             + (f"the last good checkpoint (epoch {done}) is in {out_dir}" if out_dir and done
                else "no checkpoint was written"))
-    history["model"], history["task"] = model, task
     return history
 
 
