@@ -7,7 +7,7 @@ from minigrad.errors import (AnomalyError, DTypeError, GradError, MinigradError,
                              SerializationError)
 from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_softmax, relu, sigmoid,
                                  softmax, split, stack, tanh)
-from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.gradcheck import GradcheckError, gradcheck, gradcheck_function
 from minigrad.serialization import load, save
 from minigrad.nn.init import manual_seed
 from minigrad.viz import backward_frames, draw, trace
@@ -17,5 +17,5 @@ __all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "
            "enable_grad", "no_grad", "scope", "topological_order", "AnomalyError", "DTypeError", "GradError",
            "MinigradError", "OpError", "SerializationError", "chunk", "concat", "cross_entropy",
            "exp", "log", "log_softmax", "relu", "sigmoid", "softmax", "split", "stack", "tanh",
-           "GradcheckError", "gradcheck", "load", "save", "manual_seed", "functional", "nn", "ops",
+           "GradcheckError", "gradcheck", "gradcheck_function", "load", "save", "manual_seed", "functional", "nn", "ops",
            "optim", "viz", "draw", "trace", "backward_frames"]

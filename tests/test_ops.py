@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import Function, GradcheckError, Tensor, gradcheck
+from minigrad import Function, GradcheckError, Tensor, autograd, gradcheck, gradcheck_function, ops
 
 
 def leaf(array, name=None):
@@ -607,6 +607,28 @@ def test_gradcheck_without_inputs_requiring_grad_is_an_error():
     """Nothing to check is a usage error, not a silent pass."""
     with pytest.raises(ValueError, match="no input requires grad"):
         gradcheck(lambda t: t * 2.0, [Tensor([1.0, 2.0])])
+
+
+def test_gradcheck_function_checks_one_op_without_the_engine(rng, monkeypatch):
+    """gradcheck_function runs only the op's forward and backward: it passes for Mul even when
+    the engine's backward pass is broken, and fails for the wrong square."""
+    monkeypatch.setattr(autograd, "topological_order", None)  # any use of the engine would fail
+    assert gradcheck_function(ops.Mul, rng.standard_normal((3, 4)), rng.standard_normal((3, 4)))
+    assert gradcheck_function(ops.Softmax, rng.standard_normal((2, 5)), axis=0)
+    with pytest.raises(GradcheckError, match=r"gradcheck_function\(WrongSquare\): input #0"):
+        gradcheck_function(WrongSquare, away_from_zero(rng, (3, 4)))
+
+
+def test_gradcheck_function_refuses_a_gradient_of_the_wrong_shape(rng):
+    """A backward that forgets to sum a broadcast gradient back is named, with both shapes."""
+    class UnsummedAdd(ops.Add):
+        __slots__ = ()
+
+        def backward(self, g):
+            return g, g
+
+    with pytest.raises(GradcheckError, match=r"input #1 has shape \(3, 4\), but the input has shape \(4,\)"):
+        gradcheck_function(UnsummedAdd, rng.standard_normal((3, 4)), rng.standard_normal(4))
 
 
 @pytest.mark.parametrize("shape,target", [((3,), (4, 3)), ((2, 1, 3), (2, 5, 3)), ((1,), (2, 2))])
