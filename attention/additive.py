@@ -44,17 +44,21 @@ class AdditiveAttention(Module):
     def energies(self, s_prev: Tensor, a: Tensor, keys, t: int) -> Tensor:
         """e<t,·>: (B, Tx, 1), one energy per input position."""
         batch, tx, _ = a.shape
+        # BEGIN SOLUTION 3.3
         if self.score == "dlai":
             s_repeated = s_prev.reshape(batch, 1, self.n_s).broadcast_to(batch, tx, self.n_s)
             scorer_input = mg.concat([a, s_repeated], axis=-1).named(f"[a; s<{t - 1}>]")
             return self.energy_out(self.energy_hidden(scorer_input).tanh()).relu()
         query = self.query(s_prev).reshape(batch, 1, -1)
         return self.v((keys + query).tanh())
+        # END SOLUTION
 
     def forward(self, s_prev: Tensor, a: Tensor, keys, t: int) -> tuple[Tensor, Tensor]:
         """α<t,·> (B, 1, Tx) and c<t> (B, 1, n_a2) for decoder step t (1-based, as the seed counts)."""
         batch, tx, _ = a.shape
         e = self.energies(s_prev, a, keys, t).reshape(batch, 1, tx).named(f"e<{t},·>")
+        # BEGIN SOLUTION 3.4
         alpha = mg.softmax(e, axis=-1).named(f"alpha<{t},·>")
         context = (alpha @ a).named(f"c<{t}>")
         return alpha, context
+        # END SOLUTION

@@ -65,7 +65,9 @@ class RNNCell(RecurrentCell):
 
     def step(self, projected, state):
         (h,) = state
+        # BEGIN SOLUTION 3.1
         return ((projected + h @ self.weight_h).tanh(),)
+        # END SOLUTION
 
 
 class GRUCell(RecurrentCell):
@@ -146,9 +148,11 @@ class LSTMCell(RecurrentCell):
         if self.fused:
             both = LSTMStep.apply(projected, h, c, self.weight_h)
             return both[:, :self.hidden_size], both[:, self.hidden_size:]
+        # BEGIN SOLUTION 3.2
         i, f, g, o = mg.chunk(projected + h @ self.weight_h, 4, axis=-1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
+        # END SOLUTION
 
 
 CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}

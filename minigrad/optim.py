@@ -71,6 +71,7 @@ class Adam(Optimizer):
         self.steps = [0] * len(self.params)  # per parameter, as PyTorch: one without grad does not count
 
     def step(self) -> None:
+        # BEGIN SOLUTION 2.3
         for i, (p, m, v) in enumerate(zip(self.params, self.m, self.v)):
             if p.grad is None:
                 continue
@@ -83,3 +84,4 @@ class Adam(Optimizer):
             v *= self.beta2
             v += (1 - self.beta2) * g * g
             p.data -= self.lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
+        # END SOLUTION

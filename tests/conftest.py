@@ -1,4 +1,14 @@
-"""Shared fixtures. Tests marked `torch` compare with PyTorch and are skipped without it."""
+"""Shared fixtures, and the coursework's test markers.
+
+Tests marked `torch` compare with PyTorch and are skipped without it. Tests marked
+`task("1.2")` grade a coursework task of coursework.toml; `pytest -m task1_2` selects them and
+`--task-report PATH` records their outcomes for `python -m minigrad.coursework`. This file
+imports no minigrad at load time, so a student's broken package still shows as failed tests.
+"""
+import json
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,12 +18,82 @@ try:
 except ImportError:
     HAVE_TORCH = False
 
+MANIFEST = Path(__file__).resolve().parents[1] / "coursework.toml"
+TASK_IDS = [str(task["id"]) for task in tomllib.loads(MANIFEST.read_text()).get("task", [])] \
+    if MANIFEST.is_file() else []
 
+
+def task_marker(task_id: str) -> str:
+    return "task" + task_id.replace(".", "_")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--task-report", metavar="PATH",
+                     help="append the outcome of every coursework task test to PATH (JSON lines)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "task(id): the test grades coursework task `id` (coursework.toml)")
+    for task_id in TASK_IDS:
+        config.addinivalue_line("markers", f"{task_marker(task_id)}: the tests of coursework task {task_id}")
+    if config.getoption("--task-report"):
+        config.pluginmanager.register(TaskReport(config.getoption("--task-report")), "task-report")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so `-m task1_2` sees the markers added here
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="PyTorch is not installed (pip install torch==2.13.0)")
     for item in items:
         if "torch" in item.keywords and not HAVE_TORCH:
             item.add_marker(skip)
+        for mark in item.iter_markers("task"):
+            task_id = str(mark.args[0])
+            if task_id not in TASK_IDS:
+                raise pytest.UsageError(f"{item.nodeid}: unknown coursework task {task_id!r} "
+                                        f"(coursework.toml has {', '.join(TASK_IDS)})")
+            item.add_marker(task_marker(task_id))
+            item.user_properties.append(("task", task_id))
+
+
+class TaskReport:
+    """Writes one JSON line per collected task test, per finished task test and per collection error,
+    as they happen, so a run that is killed still leaves what it did."""
+
+    def __init__(self, path):
+        self.file = open(path, "a", encoding="utf-8")
+        self.phases = {}
+
+    def write(self, record: dict) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.write({"collection_error": report.nodeid, "output": report.longreprtext})
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            tasks = [value for key, value in item.user_properties if key == "task"]
+            if tasks:
+                self.write({"collected": item.nodeid, "tasks": tasks})
+
+    def pytest_runtest_logreport(self, report):
+        tasks = [value for key, value in report.user_properties if key == "task"]
+        if not tasks:
+            return
+        self.phases.setdefault(report.nodeid, []).append(report)
+        if report.when != "teardown":
+            return
+        phases = self.phases.pop(report.nodeid)
+        failed = [r for r in phases if r.failed]
+        skipped = [r for r in phases if r.skipped]
+        outcome = "failed" if failed else "skipped" if skipped else "passed"
+        shown = failed or skipped
+        self.write({"test": report.nodeid, "tasks": tasks, "outcome": outcome,
+                    "output": shown[0].longreprtext if shown else ""})
+
+    def pytest_unconfigure(self, config):
+        self.file.close()
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,11 @@ import numpy as np
 
 def broadcast_axes(shape: tuple, out_shape: tuple) -> tuple:
     """The axes of `out_shape` along which an input of `shape` was repeated by broadcasting."""
+    # BEGIN SOLUTION 1.5
     extra = len(out_shape) - len(shape)
     repeated = [i + extra for i, n in enumerate(shape) if n == 1 and out_shape[i + extra] != 1]
     return tuple(range(extra)) + tuple(repeated)
+    # END SOLUTION
 
 
 def summed_broadcast_axes(shape: tuple, out_shape: tuple) -> tuple:
@@ -24,5 +26,7 @@ def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` over the broadcast axes so it has the input's `shape` again."""
     if grad.shape == shape:
         return grad
+    # BEGIN SOLUTION 1.5
     axes = broadcast_axes(shape, grad.shape)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    # END SOLUTION

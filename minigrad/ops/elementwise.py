@@ -25,8 +25,10 @@ class Add(BroadcastingFunction):
         return a + b
 
     def backward(self, g):
+        # BEGIN SOLUTION 1.1
         a, b = self.inputs
         return sum_to_shape(g, a.data.shape), sum_to_shape(g, b.data.shape)
+        # END SOLUTION
 
 
 class Sub(BroadcastingFunction):
@@ -52,8 +54,10 @@ class Mul(BroadcastingFunction):
     def backward(self, g):
         a, b = self.saved
         a_in, b_in = self.inputs
+        # BEGIN SOLUTION 1.1
         return (sum_to_shape(g * b, a.shape) if a_in.requires_grad else None,
                 sum_to_shape(g * a, b.shape) if b_in.requires_grad else None)
+        # END SOLUTION
 
 
 class Div(BroadcastingFunction):
@@ -110,7 +114,9 @@ class Exp(Function):
 
     def backward(self, g):
         (c,) = self.saved
+        # BEGIN SOLUTION 1.3
         return (g * c,)
+        # END SOLUTION
 
 
 class Log(Function):
@@ -124,8 +130,10 @@ class Log(Function):
 
     def backward(self, g):
         (a,) = self.saved
+        # BEGIN SOLUTION 1.3
         with np.errstate(divide="ignore", invalid="ignore"):
             return (g / a,)
+        # END SOLUTION
 
 
 class Tanh(Function):
@@ -139,7 +147,9 @@ class Tanh(Function):
 
     def backward(self, g):
         (c,) = self.saved
+        # BEGIN SOLUTION 1.3
         return (g * (1 - c * c),)
+        # END SOLUTION
 
 
 class Sigmoid(Function):
@@ -156,7 +166,9 @@ class Sigmoid(Function):
 
     def backward(self, g):
         (c,) = self.saved
+        # BEGIN SOLUTION 1.3
         return (g * c * (1 - c),)
+        # END SOLUTION
 
 
 class ReLU(Function):
@@ -169,4 +181,6 @@ class ReLU(Function):
 
     def backward(self, g):
         (positive,) = self.saved
+        # BEGIN SOLUTION 1.3
         return (g * positive,)
+        # END SOLUTION

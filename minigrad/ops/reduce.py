@@ -38,7 +38,9 @@ class Sum(Function):
 
     def backward(self, g):
         shape = self.inputs[0].shape
+        # BEGIN SOLUTION 1.4
         return (np.broadcast_to(_expand(g, self.axes, self.keepdims), shape),)
+        # END SOLUTION
 
 
 class Mean(Function):
@@ -75,5 +77,7 @@ class Max(Function):
 
     def backward(self, g):
         (is_max,) = self.saved
+        # BEGIN SOLUTION 1.4
         share = is_max / is_max.sum(axis=self.axes, keepdims=True)
         return (_expand(g, self.axes, self.keepdims) * share,)
+        # END SOLUTION

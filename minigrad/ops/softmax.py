@@ -26,7 +26,9 @@ class Softmax(Function):
 
     def backward(self, g):
         (y,) = self.saved
+        # BEGIN SOLUTION 2.1
         return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+        # END SOLUTION
 
 
 class LogSoftmax(Function):
@@ -38,11 +40,15 @@ class LogSoftmax(Function):
 
     def forward(self, x, axis: int):
         self.axis = axis
+        # BEGIN SOLUTION 2.2
         shifted = x - x.max(axis=axis, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.save_for_backward(y)
         return y
+        # END SOLUTION
 
     def backward(self, g):
         (y,) = self.saved
+        # BEGIN SOLUTION 2.2
         return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
+        # END SOLUTION
