@@ -140,20 +140,21 @@ def test_bahdanau_energies(rng):
 
 
 # --- 3.4 α and c ----------------------------------------------------------------------------------
-def attention_with_given_energies(score, rng):
-    """An attention whose scorer returns known energies, so only α and c are under test."""
+def attend_with_given_energies(score, rng, t=3):
+    """Decoder step t of an attention whose scorer returns known energies, so only α and c are
+    under test. Returns (α<t,·>, c<t>, the energies, a)."""
     attention = AdditiveAttention(N_A2, N_S, score=score, rng=rng, dtype=np.float64)
     energies = Tensor(rng.standard_normal((B, TX, 1)), requires_grad=True, name="e")
     attention.energies = lambda s_prev, a, keys, t: energies
-    return attention, energies
+    a, s_prev = encoder_states_and_s(rng)
+    alpha, context = attention(s_prev, a, attention.keys(a), t)
+    return alpha, context, energies, a
 
 
 @pytest.mark.task("3.4")
 @pytest.mark.parametrize("score", ["dlai", "bahdanau"])
 def test_alpha_is_the_softmax_of_the_energies_over_t_prime(score, rng):
-    attention, energies = attention_with_given_energies(score, rng)
-    a, s_prev = encoder_states_and_s(rng)
-    alpha, _ = attention(s_prev, a, attention.keys(a), 3)
+    alpha, _, energies, _ = attend_with_given_energies(score, rng)
     assert alpha.shape == (B, 1, TX)
     e = energies.data[:, :, 0]
     expected = np.exp(e) / np.exp(e).sum(axis=1, keepdims=True)
@@ -166,9 +167,7 @@ def test_alpha_is_the_softmax_of_the_energies_over_t_prime(score, rng):
 @pytest.mark.parametrize("score", ["dlai", "bahdanau"])
 def test_context_is_the_alpha_weighted_sum_of_a(score, rng):
     """c<t> = Σ_t' α<t,t'> a<t'>: per sequence the (1×Tx)·(Tx×n) matmul of the seed."""
-    attention, energies = attention_with_given_energies(score, rng)
-    a, s_prev = encoder_states_and_s(rng)
-    alpha, context = attention(s_prev, a, attention.keys(a), 3)
+    alpha, context, energies, a = attend_with_given_energies(score, rng)
     assert context.shape == (B, 1, N_A2)
     expected = np.einsum("bt,btn->bn", alpha.data[:, 0, :], a.data)
     np.testing.assert_allclose(context.data[:, 0, :], expected, rtol=1e-12)
