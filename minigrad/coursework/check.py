@@ -41,12 +41,11 @@ def check(manifest: Manifest, jobs: int = 2, timeout: float = 600, log=print) ->
         if not failing:
             log(f"ok   the solution passes all {len(solution.collected)} task tests")
 
-        def emitted_alone(task):
-            return task, run_task_tests(emit(manifest, scratch / f"task{task.id}", [task], include_hidden=True),
-                                        every_id, timeout)
-
+        # Emitted one after the other: ast.parse is not thread-safe in CPython 3.11 (gh-106905).
+        trees = [emit(manifest, scratch / f"task{task.id}", [task], include_hidden=True) for task in tasks]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for task, run in pool.map(emitted_alone, tasks):
+            runs = pool.map(lambda tree: run_task_tests(tree, every_id, timeout), trees)
+            for task, run in zip(tasks, runs):
                 found = _isolation_problems(task, run)
                 problems += found
                 if not found:
