@@ -1,0 +1,173 @@
+"""Generate every picture the docs pages show, into docs/figures/ (or --out DIR).
+
+    python docs/make_figures.py            everything (trains two date translators: minutes)
+    python docs/make_figures.py --fast     the same files from a tiny training run (seconds)
+    python docs/make_figures.py --pages    only the graphs the pages draw (seconds)
+
+Two kinds of pictures, both made by the project's own code:
+
+1. Graphs (SVG, Graphviz `dot`). The pages draw them: their code calls
+   `mg.draw(...).render("figures/NAME", ...)`. This script runs every page (run_pages.py), each
+   in a temporary directory, and copies what the page wrote under figures/. So the picture
+   beside a code block is the picture that code makes.
+2. What a trained model shows (PNG heatmaps via matplotlib, and one SVG graph). These need
+   trained models, so the script trains them itself, with the code `python -m attention train`
+   runs (`attention.train.train`, then the checkpoint loaded back as the CLI loads it):
+
+     healthy     TrainConfig(score="bahdanau", seed=0)  = python -m attention train --seed 0
+     dead_relu   TrainConfig(score="dlai", seed=1, epochs=3)
+                                    = python -m attention train --score dlai --seed 1 --epochs 3
+
+   with one difference: the dates are drawn up to END (below) instead of up to today, which is
+   what the CLI does, so that the same seed gives the same data on any day. Each model
+   translates TEXT; its α becomes `heatmap_NAME.png` (attention.plot.attention_heatmap, as
+   `train` and `translate --heatmap` draw it), and the healthy model's decoder step 1 becomes
+   `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
+   `heatmaps.json` records the settings, every epoch's metrics and the α shown.
+
+Everything is seeded. The graphs are byte-for-byte repeatable for one Graphviz version, except
+the node ids, which are Python object ids (tests/test_docs.py compares the committed SVGs with
+fresh ones, ids renumbered). The trained pictures are repeatable on one machine, but float32
+training is not bit-identical across CPUs and BLAS builds, so they are only compared by what
+they must show.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS))
+sys.path.insert(0, str(ROOT))
+
+import run_pages  # noqa: E402  (docs/ is not a package)
+
+END = date(2025, 1, 1)
+TEXT = "3 may 1979"
+RUNS = {
+    "healthy": {"settings": {"score": "bahdanau", "seed": 0},
+                "command": "python -m attention train --seed 0"},
+    "dead_relu": {"settings": {"score": "dlai", "seed": 1, "epochs": 3},
+                  "command": "python -m attention train --score dlai --seed 1 --epochs 3"},
+}
+FAST = {"epochs": 1, "train_size": 300, "held_out_size": 100}  # --fast: the same code, seconds
+
+
+def page_figures(out: Path, pages=None, log=print) -> dict:
+    """Run every page; copy the files each wrote under figures/ into `out`. Returns the results."""
+    results = {}
+    for page in pages or run_pages.pages():
+        with tempfile.TemporaryDirectory(prefix=f"docs_{page.stem}_") as workdir:
+            result = run_pages.run_page(page, Path(workdir))
+            results[page.name] = result
+            drawn = Path(workdir) / "figures"
+            for path in sorted(drawn.rglob("*")) if drawn.is_dir() else ():
+                if path.is_file():
+                    target = out / path.relative_to(drawn)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if path.suffix == ".svg":  # tooltips name source lines: keep them relative
+                        text = run_pages.relative_paths(path.read_text(encoding="utf-8"), Path(workdir))
+                        target.write_text(text, encoding="utf-8")
+                    else:
+                        shutil.copyfile(path, target)
+            log(f"{page.relative_to(ROOT)}: {'ok' if result.ok else 'FAILED'}")
+    return results
+
+
+@contextlib.contextmanager
+def dates_up_to(end: date):
+    """Make `attention.train` draw its dates up to `end` instead of today."""
+    import attention.train as train_module
+    from attention.data import get_task
+    original = train_module.get_task
+
+    def get_task_ending(name, **options):
+        return get_task(name, end=end, **options) if name == "dates" else get_task(name, **options)
+    train_module.get_task = get_task_ending
+    try:
+        yield
+    finally:
+        train_module.get_task = original
+
+
+@contextlib.contextmanager
+def working_directory(path: Path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def trained_figures(out: Path, fast: bool, log=print) -> dict:
+    """Train the two models, write their heatmaps, the decoder-step graph and heatmaps.json."""
+    from attention.__main__ import DEMO_DATES, draw_decoder_step, translate_texts
+    from attention.plot import attention_heatmap
+    from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train
+
+    record = {"fast": fast, "end": END.isoformat(), "text": TEXT, "runs": {}}
+    for name, run in RUNS.items():
+        config = TrainConfig(**{**run["settings"], **(FAST if fast else {})})
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"docs_{name}_") as checkpoint, dates_up_to(END):
+            history = train(config, checkpoint, log=lambda line: log(f"  {name}: {line}"), progress=False)
+            model, human, machine, _ = load_checkpoint(checkpoint)
+        outputs, alphas = translate_texts(model, human, machine, [TEXT] + DEMO_DATES)
+        alpha = alphas[0]
+        attention_heatmap(alpha, list(TEXT), list(outputs[0]), str(out / f"heatmap_{name}.png"),
+                          title=f"α for {TEXT!r} → {outputs[0]}")
+        if name == "healthy":
+            with working_directory(ROOT):  # tooltips name source lines relative to the repository
+                draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg"))
+        record["runs"][name] = {
+            "command": run["command"], "config": dataclasses.asdict(config),
+            "epochs": [{k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()
+                        if k != "seconds"} for epoch in history["epochs"]],
+            "translation": outputs[0],
+            "demo": dict(zip(DEMO_DATES, outputs[1:])),  # what `train` prints after training
+            "alpha_sharpness": round(attention_sharpness(alpha[None]), 4),
+            "alpha": [[round(float(v), 4) for v in row] for row in alpha[:len(outputs[0]), :len(TEXT)]],
+        }
+        log(f"{name}: {TEXT!r} → {outputs[0]} ({time.perf_counter() - started:.0f}s)")
+    with open(out / "heatmaps.json", "w", encoding="utf-8") as file:
+        json.dump(record, file, indent=1, ensure_ascii=False)
+        file.write("\n")
+    return record
+
+
+def build(out: Path, fast: bool = False, pages_only: bool = False, log=print) -> dict:
+    """Every figure into `out`; returns {"pages": {page name: PageResult}, "trained": record}."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    trained = None if pages_only else trained_figures(out, fast, log=log)
+    # Then the pages: two of them print the record heatmaps.json keeps in docs/figures.
+    return {"pages": page_figures(out, log=log), "trained": trained}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=DOCS / "figures")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--fast", action="store_true", help="tiny training: for checking the script, not for committing")
+    mode.add_argument("--pages", action="store_true", help="only the graphs the pages draw")
+    args = parser.parse_args(argv)
+    built = build(args.out, fast=args.fast, pages_only=args.pages)
+    failed = [problem for result in built["pages"].values() for problem in result.problems]
+    for problem in failed:
+        print(problem, end="\n\n", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
