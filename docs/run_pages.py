@@ -11,8 +11,8 @@ The rules every page in docs/ follows (tests/test_docs.py enforces them):
   that line, for what truly varies from run to run (timings). And a path into this checkout
   is printed relative to it ("/home/you/minigrad/attention/cells.py" as "attention/cells.py"),
   as it would be for code run from the repository's root, and a path into the temporary
-  working directory relative to that. A block that prints must be
-  followed by its text block, and a text block must follow a python block.
+  working directory relative to that. A block that prints must be followed by its text block.
+  (A ```text block anywhere else is only shown, like the blocks below.)
 - A python block whose first line is `# file: NAME` is a script the page runs itself (say,
   under pdb in a subprocess): it is written to NAME in the working directory, and checked to
   compile, instead of being run in the page's namespace.
@@ -149,11 +149,7 @@ def run_page(page: Path, workdir: Path | None = None) -> PageResult:
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"docs_{page.stem}_"))
     workdir.mkdir(parents=True, exist_ok=True)
     result = PageResult(page, workdir)
-    outputs = {id(b.output) for b in blocks if b.output is not None}
     for block in blocks:
-        if block.lang == "text" and id(block) not in outputs:
-            result.problems.append(f"{where}:{block.fence_line}: a ```text block must come right "
-                                   "after the ```python block whose output it shows")
         if block.lang == "json":
             try:
                 json.loads(block.text)
