@@ -25,9 +25,10 @@ Two kinds of pictures, both made by the project's own code:
    `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
    `heatmaps.json` records the settings, every epoch's metrics and the α shown.
 
-Everything is seeded. The graphs are byte-for-byte repeatable for one Graphviz version, except
-the node ids, which are Python object ids (tests/test_docs.py compares the committed SVGs with
-fresh ones, ids renumbered). The trained pictures are repeatable on one machine, but float32
+Everything is seeded. Graphviz names the nodes by Python object ids, different in every run, so
+the script renumbers them in order (n1, n2, …); then the graphs are byte-for-byte repeatable
+for one Graphviz version (tests/test_docs.py checks that the committed ones are). The trained
+pictures are repeatable on one machine, but float32
 training is not bit-identical across CPUs and BLAS builds, so they are only compared by what
 they must show.
 """
@@ -38,6 +39,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -77,11 +79,20 @@ def page_figures(out: Path, pages=None, log=print) -> dict:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if path.suffix == ".svg":  # tooltips name source lines: keep them relative
                         text = run_pages.relative_paths(path.read_text(encoding="utf-8"), Path(workdir))
-                        target.write_text(text, encoding="utf-8")
+                        target.write_text(renumbered(text), encoding="utf-8")
                     else:
                         shutil.copyfile(path, target)
             log(f"{page.relative_to(ROOT)}: {'ok' if result.ok else 'FAILED'}")
     return results
+
+
+def renumbered(svg: str) -> str:
+    """The SVG with Graphviz's node names (Python object ids) replaced by n1, n2, … in order."""
+    names = {}
+    for title in re.findall(r"<title>([^<]*)</title>", svg):
+        for number in re.findall(r"\d{6,}", title):
+            names.setdefault(number, f"n{len(names) + 1}")
+    return re.sub(r"\d{6,}", lambda m: names.get(m.group(0), m.group(0)), svg)
 
 
 @contextlib.contextmanager
@@ -129,7 +140,8 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
                           title=f"α for {TEXT!r} → {outputs[0]}")
         if name == "healthy":
             with working_directory(ROOT):  # tooltips name source lines relative to the repository
-                draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg"))
+                graph = Path(draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg")))
+            graph.write_text(renumbered(graph.read_text(encoding="utf-8")), encoding="utf-8")
         record["runs"][name] = {
             "command": run["command"], "config": dataclasses.asdict(config),
             "epochs": [{k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()
