@@ -317,6 +317,11 @@ def test_index_numbers_the_pages_in_the_issues_order():
             assert (DOCS / page).read_text(encoding="utf-8").startswith(f"# {number}. ")
 
 
+def test_the_site_navigation_lists_the_pages_in_order():
+    nav = re.findall(r"^  - [^:]+: (\S+\.md)$", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), flags=re.M)
+    assert nav == ["index.md"] + ORDER
+
+
 def test_every_relative_link_resolves():
     broken = []
     for path in [ROOT / "README.md"] + [DOCS / page for page in PAGES]:
