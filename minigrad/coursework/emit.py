@@ -15,13 +15,14 @@ SKIPPED_NAMES = {"__pycache__", "build", "dist", "runs", "node_modules"}
 
 
 def project_files(root: Path, skip=()) -> list:
-    """The project's files relative to `root`: no dot-folders, caches, builds or `skip` folders."""
+    """The project's files relative to `root`: no git data, dot-folders, caches, builds or `skip` folders."""
     files = []
     for folder, dirs, names in os.walk(root):
         relative = Path(folder).relative_to(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_NAMES
                          and not d.endswith(".egg-info") and (relative / d).as_posix() not in skip)
-        files += [(relative / n).as_posix() for n in sorted(names) if not n.endswith((".pyc", ".log"))]
+        files += [(relative / n).as_posix() for n in sorted(names)
+                  if n != ".git" and not n.endswith((".pyc", ".log"))]  # .git is a file in a worktree
     return files
 
 
