@@ -223,6 +223,11 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
                 replaced = hook(grad_output)
                 if replaced is not None:
                     grad_output = np.asarray(getattr(replaced, "data", replaced))
+                    if grad_output.shape != tensor.shape:
+                        raise GradError(
+                            f"hook {getattr(hook, '__qualname__', hook)} returned a gradient of shape "
+                            f"{grad_output.shape} for {describe(tensor)}; a hook returns None or an "
+                            "array of the tensor's shape")
         fn = tensor.grad_fn
         if fn is None:
             if tensor.grad is None:

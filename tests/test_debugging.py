@@ -85,6 +85,17 @@ def test_hook_on_a_leaf_gets_this_pass_gradient():
     assert seen == [5.0, 5.0] and w.grad[0] == 10.0  # hooks see each pass; .grad accumulates
 
 
+def test_hook_returning_a_gradient_of_the_wrong_shape_is_named_at_once():
+    """A hook that returns something by accident (dict.setdefault returns a value) would fail far
+    away inside another op's backward; the error names the tensor and the shapes instead."""
+    e = mg.Tensor([[0.5, -1.0, 2.0]], requires_grad=True, name="e<1,·>")
+    alpha = mg.softmax(e * 1.0).named("alpha<1,·>")
+    kept = {}
+    alpha.register_hook(lambda g: kept.setdefault("first", 0.0))
+    with pytest.raises(mg.GradError, match=r"returned a gradient of shape \(\) for 'alpha<1,·>' shape \(1, 3\)"):
+        (alpha * alpha).sum().backward()
+
+
 def test_hook_needs_requires_grad():
     with pytest.raises(mg.GradError):
         mg.Tensor([1.0]).register_hook(print)
