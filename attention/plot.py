@@ -15,8 +15,9 @@ def attention_heatmap(alpha: np.ndarray, input_chars: list, output_chars: list, 
         raise RuntimeError("the heatmap needs matplotlib: pip install matplotlib "
                            "(or pip install -e \".[plots]\")") from error
     figure, axes = plt.subplots(figsize=(max(6, 0.35 * len(input_chars)), max(3, 0.4 * len(output_chars))))
-    image = axes.imshow(alpha[:len(output_chars), :len(input_chars)], cmap="Blues", vmin=0,
-                        vmax=max(float(np.max(alpha)), 1e-6), aspect="auto")
+    # A fixed 0..1 scale: a uniform (dead) map of 1/Tx must look pale, not as dark as a sharp one.
+    image = axes.imshow(alpha[:len(output_chars), :len(input_chars)], cmap="Blues", vmin=0, vmax=1,
+                        aspect="auto")
     axes.set_xticks(range(len(input_chars)), [c if c != " " else "␣" for c in input_chars])
     axes.set_yticks(range(len(output_chars)), list(output_chars))
     axes.set_xlabel("input t'")

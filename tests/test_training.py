@@ -156,3 +156,32 @@ def test_fused_training_and_the_composed_model_it_loads_into(tmp_path):
     logits, _ = model(np.stack([human.encode_padded("01234567", 8)[0]]))
     ops = {type(t.grad_fn).__name__ for t in mg.topological_order(logits) if t.grad_fn is not None}
     assert "Sigmoid" in ops and "LSTMStep" not in ops
+
+
+def test_a_fixed_last_date_makes_the_dates_data_the_same_on_any_day(capsys):
+    """The dates task draws up to today by default; --last-date pins it, so a run can be repeated."""
+    from attention.train import build
+    config = TrainConfig(train_size=200, held_out_size=50, last_date="1999-12-31")
+    task, (X, Y), _, _ = build(config)
+    labels = [task.machine_vocab.decode(row) for row in Y]
+    assert max(labels) <= "1999-12-31" and min(labels) >= "1970-01-01"
+    with pytest.raises(SystemExit):
+        main(["train", "--last-date", "1999-13-01"])
+    assert "'1999-13-01' is not a date written YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["train", "--task", "reverse", "--last-date", "1999-12-31"]) == 2
+    assert "--last-date applies to the dates task only" in capsys.readouterr().err
+
+
+def test_a_uniform_heatmap_looks_pale_and_a_sharp_one_dark(tmp_path):
+    """The colour scale is 0..1 for every map: a dead scorer's α = 1/Tx everywhere must not be
+    drawn as dark as a map that puts all its weight on one input character."""
+    image = pytest.importorskip("matplotlib.image")
+    from attention.plot import attention_heatmap
+    chars, outputs = list("3 may 1979"), list("1979-05-03")
+    brightness = {}
+    for name, alpha in {"uniform": np.full((10, 10), 0.1), "sharp": np.ones((10, 10))}.items():
+        path = attention_heatmap(alpha, chars, outputs, str(tmp_path / f"{name}.png"))
+        pixels = image.imread(path)
+        height, width = pixels.shape[:2]
+        brightness[name] = pixels[height // 2, width // 2, :3].mean()  # a cell in the middle of the map
+    assert brightness["uniform"] > 0.85 and brightness["sharp"] < 0.3
