@@ -10,6 +10,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class TrainConfig:
     held_out_size: int = 1_000
     target_exact: float | None = None  # stop early once held-out exact match reaches this
     fused_cells: bool = False  # LSTMStep nodes instead of composed gates: faster, less to see
+    last_date: str | None = None  # dates task: the latest date drawn (ISO); None = today, as the assignment
 
 
 def attention_sharpness(alphas: np.ndarray) -> float:
@@ -72,7 +74,7 @@ def evaluate(model: Seq2SeqAttention, X: np.ndarray, Y: np.ndarray, batch_size: 
 
 def build(config: TrainConfig):
     """The task, its train/held-out arrays and a fresh model, all from the config's seed."""
-    task = get_task(config.task)
+    task = get_task(config.task, **_task_options(config))
     pairs = task.make_pairs(config.train_size + config.held_out_size, seed=config.seed)
     X, Y = task.encode(pairs)
     held = config.held_out_size
@@ -82,6 +84,18 @@ def build(config: TrainConfig):
     mg.manual_seed(config.seed)
     model = Seq2SeqAttention(model_config)
     return task, (X[held:], Y[held:]), (X[:held], Y[:held]), model
+
+
+def _task_options(config: TrainConfig) -> dict:
+    """The task's own settings from the config: the dates task's last date, when one is fixed."""
+    if config.last_date is None:
+        return {}
+    if config.task != "dates":
+        raise ValueError(f"last_date applies to the dates task only, not {config.task!r}")
+    try:
+        return {"end": date.fromisoformat(config.last_date)}
+    except ValueError as error:
+        raise ValueError(f"last_date must be a date as YYYY-MM-DD, not {config.last_date!r}") from error
 
 
 def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = True) -> dict:
