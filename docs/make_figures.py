@@ -14,12 +14,10 @@ Two kinds of pictures, both made by the project's own code:
    trained models, so the script trains them itself, with the code `python -m attention train`
    runs (`attention.train.train`, then the checkpoint loaded back as the CLI loads it):
 
-     healthy     TrainConfig(score="bahdanau", seed=0)  = python -m attention train --seed 0
-     dead_relu   TrainConfig(score="dlai", seed=1, epochs=3)
-                                    = python -m attention train --score dlai --seed 1 --epochs 3
+     healthy     python -m attention train --seed 0 --last-date 2025-01-01
+     dead_relu   python -m attention train --score dlai --seed 1 --epochs 3 --last-date 2025-01-01
 
-   with one difference: the dates are drawn up to END (below) instead of up to today, which is
-   what the CLI does, so that the same seed gives the same data on any day. Each model
+   (the last date pins the data: by default the dates are drawn up to today). Each model
    translates TEXT; its α becomes `heatmap_NAME.png` (attention.plot.attention_heatmap, as
    `train` and `translate --heatmap` draw it), and the healthy model's decoder step 1 becomes
    `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
@@ -57,10 +55,11 @@ import run_pages  # noqa: E402  (docs/ is not a package)
 END = date(2025, 1, 1)
 TEXT = "3 may 1979"
 RUNS = {
-    "healthy": {"settings": {"score": "bahdanau", "seed": 0},
-                "command": "python -m attention train --seed 0"},
-    "dead_relu": {"settings": {"score": "dlai", "seed": 1, "epochs": 3},
-                  "command": "python -m attention train --score dlai --seed 1 --epochs 3"},
+    "healthy": {"settings": {"score": "bahdanau", "seed": 0, "last_date": END.isoformat()},
+                "command": f"python -m attention train --seed 0 --last-date {END.isoformat()}"},
+    "dead_relu": {"settings": {"score": "dlai", "seed": 1, "epochs": 3, "last_date": END.isoformat()},
+                  "command": f"python -m attention train --score dlai --seed 1 --epochs 3 "
+                             f"--last-date {END.isoformat()}"},
 }
 FAST = {"epochs": 1, "train_size": 300, "held_out_size": 100}  # --fast: the same code, seconds
 
@@ -96,22 +95,6 @@ def renumbered(svg: str) -> str:
 
 
 @contextlib.contextmanager
-def dates_up_to(end: date):
-    """Make `attention.train` draw its dates up to `end` instead of today."""
-    import attention.train as train_module
-    from attention.data import get_task
-    original = train_module.get_task
-
-    def get_task_ending(name, **options):
-        return get_task(name, end=end, **options) if name == "dates" else get_task(name, **options)
-    train_module.get_task = get_task_ending
-    try:
-        yield
-    finally:
-        train_module.get_task = original
-
-
-@contextlib.contextmanager
 def working_directory(path: Path):
     previous = os.getcwd()
     os.chdir(path)
@@ -131,7 +114,7 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
     for name, run in RUNS.items():
         config = TrainConfig(**{**run["settings"], **(FAST if fast else {})})
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix=f"docs_{name}_") as checkpoint, dates_up_to(END):
+        with tempfile.TemporaryDirectory(prefix=f"docs_{name}_") as checkpoint:
             history = train(config, checkpoint, log=lambda line: log(f"  {name}: {line}"), progress=False)
             model, human, machine, _ = load_checkpoint(checkpoint)
         outputs, alphas = translate_texts(model, human, machine, [TEXT] + DEMO_DATES)
