@@ -9,8 +9,9 @@ previous state, so `input_projection` computes it for every timestep of a sequen
 Initialisation (Keras' defaults, as the deeplearning.ai assignment used):
     W_x: Glorot-uniform over the whole (input_size, G·H) matrix;
     W_h: orthogonal (H, G·H);   biases: zeros, except the LSTM forget gate's, which is 1.
-Integer inputs are token indices: x W_x for a one-hot x is row x of W_x, so `input_projection`
-gathers rows instead of multiplying by a one-hot matrix (the same parameters, the same result).
+Integer inputs are token indices: x W_x + b_x for a one-hot x is row x of W_x + b_x, so
+`input_projection` adds the bias to the (vocabulary, G·H) table and gathers rows, instead of
+multiplying by a one-hot matrix and adding the bias at every position (the same result).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class RecurrentCell(Module):
         """x W_x + b_x for a whole sequence: x (B, T, input_size) floats or (B, T) token indices → (B, T, G·H)."""
         index = x.data if isinstance(x, Tensor) else np.asarray(x)
         if index.dtype.kind in "iu":
-            return self.weight_x[index] + self.bias_x
+            return (self.weight_x + self.bias_x)[index]
         return x @ self.weight_x + self.bias_x
 
     def initial_state(self, batch: int) -> tuple:
