@@ -2,6 +2,7 @@
 
     python bench/report.py           the full table (about ten minutes on two cores)
     python bench/report.py --quick   fewer steps and repetitions, no run to 99% (for development)
+    python bench/report.py --threads 1   every contender's BLAS and PyTorch on one thread each
 
 Sections: the training step of the dlai date model against PyTorch (median over repetitions,
 ratios, memory), wall time of the default `train` to 99% held-out exact match, step time as Tx
@@ -27,21 +28,32 @@ CONTENDERS = ("minigrad", "minigrad-fused", "torch-fused", "torch-composed")
 MINE = ("minigrad", "minigrad-fused")
 
 
+WORKER_ENV = dict(os.environ)
+
+
+def pin_threads(threads: int) -> None:
+    """Give numpy's OpenBLAS and PyTorch's intra-op pool the same number of threads in every worker."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        WORKER_ENV[variable] = str(threads)
+
+
 def worker(script: str, *args) -> dict:
     """Run bench/<script> in a fresh process and return the JSON of its last line."""
     done = subprocess.run([sys.executable, os.path.join(BENCH, script), *map(str, args)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=WORKER_ENV)
     if done.returncode:
         sys.exit(f"{script} {' '.join(map(str, args))} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def torch_version():
-    try:
-        import torch
-    except ImportError:
+    """PyTorch's version and the intra-op threads a worker gets, or None without PyTorch."""
+    done = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__, "
+                           "torch.get_num_threads())"], capture_output=True, text=True, env=WORKER_ENV)
+    if done.returncode:
         return None
-    return f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads"
+    version, threads = done.stdout.split()
+    return f"torch {version}, {threads} intra-op threads"
 
 
 def step_section(contenders, memory_steps: int, extra_rounds: int, round_steps: int) -> dict:
@@ -122,7 +134,8 @@ def ops_section(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "ops.json")
         done = subprocess.run([sys.executable, os.path.join(BENCH, "bench_ops.py"), "--json", path]
-                              + (["--quick"] if quick else []), capture_output=True, text=True)
+                              + (["--quick"] if quick else []), capture_output=True, text=True,
+                              env=WORKER_ENV)
         if done.returncode:
             sys.exit(f"bench_ops.py failed:\n{done.stderr}")
         with open(path) as file:
@@ -138,13 +151,19 @@ def ops_section(quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run for development")
-    quick = parser.parse_args().quick
+    parser.add_argument("--threads", type=int, help="BLAS and PyTorch threads of every worker "
+                        "(default: each library's own default)")
+    args = parser.parse_args()
+    quick = args.quick
+    if args.threads:
+        pin_threads(args.threads)
     torch_info = torch_version()
     contenders = CONTENDERS if torch_info else MINE
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"{torch_info or 'torch not installed: minigrad alone'}; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the start")
-    print(f"command: python bench/report.py{' --quick' if quick else ''}\n")
+    print(f"command: python bench/report.py {' '.join(sys.argv[1:])}".rstrip()
+          + f"; numpy's BLAS threads: {WORKER_ENV.get('OPENBLAS_NUM_THREADS', 'its default')}\n")
     results = step_section(contenders, memory_steps=100 if quick else 1000,
                            extra_rounds=1 if quick else 4, round_steps=40 if quick else 100)
     if torch_info:
