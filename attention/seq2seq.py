@@ -35,7 +35,7 @@ class ModelConfig:
     attention_hidden: int = 10
     cell: str = "lstm"
     score: str = "dlai"
-    fused_cells: bool = False  # one LSTMStep node per step (fast) instead of the composed gates
+    fused_cells: bool = False  # the fast path: fused LSTM nodes, the dlai score's a-half hoisted
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
