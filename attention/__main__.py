@@ -1,6 +1,8 @@
 """python -m attention {train, translate, evaluate, graph}: the date translator from the command line.
 
-Every command uses the composed model (each α<t,t'>, e<t,t'>, c<t> a node of the graph).
+Every command uses the composed model (each α<t,t'>, e<t,t'>, c<t> a node of the graph), except
+`train --fused`, which trains on the fast path (attention/fused_lstm.py); checkpoints of either
+load as the composed model.
 User mistakes (a missing model, an empty or unknown input, a malformed file) print a plain
 message and exit with status 2, never a traceback.
 """
@@ -185,7 +187,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the latest date the dates task draws (default: today, as the assignment); "
                         "fix it to repeat a run exactly on another day")
     p.add_argument("--fused", action="store_true",
-                   help="train with one LSTMStep node per cell step (faster; gates not drawn)")
+                   help="train on the fast path: one LSTMSequence node per encoder direction, one LSTMStep "
+                        "per decoder step, the dlai score's a-half once per sequence (faster; gates not drawn)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")

@@ -62,3 +62,26 @@ class AdditiveAttention(Module):
         context = (alpha @ a).named(f"c<{t}>")
         return alpha, context
         # END SOLUTION
+
+
+class HoistedAdditiveAttention(AdditiveAttention):
+    """The same attention, with the part of the dlai score that does not depend on t computed
+    once per sequence (the fast path, `train --fused`).
+
+    Dense(10) on [a<t'>; s<t-1>] is a<t'> W_a + s<t-1> W_s + b, where W_a is the first n_a2 rows
+    of its weight and W_s the rest. `keys` computes a W_a + b once, as "bahdanau" computes U a,
+    and each step only adds s<t-1> W_s: one (B, n_s) product instead of a (B·Tx, n_a2 + n_s) one.
+    The parameters are the Dense(10)'s own, so checkpoints and parameter counts do not change.
+    """
+
+    def keys(self, a: Tensor):
+        if self.score != "dlai":
+            return super().keys(a)
+        layer = self.energy_hidden
+        return (a @ layer.weight[:a.shape[-1]] + layer.bias).named("a W_a + b")
+
+    def energies(self, s_prev: Tensor, a: Tensor, keys, t: int) -> Tensor:
+        if self.score != "dlai":
+            return super().energies(s_prev, a, keys, t)
+        query = (s_prev @ self.energy_hidden.weight[a.shape[-1]:]).reshape(a.shape[0], 1, -1)
+        return self.energy_out((keys + query).tanh()).relu()

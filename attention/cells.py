@@ -1,4 +1,5 @@
 """Recurrent cells built from minigrad's primitive ops: every gate is a node of the graph.
+(LSTMCell's fast path, `fused`, runs the same maths as the one-node Functions of fused_lstm.py.)
 
 All three share one shape of computation, in the seed's row-vector convention:
     x (B, input_size), h (B, hidden_size) → gates = x W_x + b_x + h W_h (+ b_h)   (B, G·hidden_size)
@@ -9,15 +10,16 @@ previous state, so `input_projection` computes it for every timestep of a sequen
 Initialisation (Keras' defaults, as the deeplearning.ai assignment used):
     W_x: Glorot-uniform over the whole (input_size, G·H) matrix;
     W_h: orthogonal (H, G·H);   biases: zeros, except the LSTM forget gate's, which is 1.
-Integer inputs are token indices: x W_x for a one-hot x is row x of W_x, so `input_projection`
-gathers rows instead of multiplying by a one-hot matrix (the same parameters, the same result).
+Integer inputs are token indices: x W_x + b_x for a one-hot x is row x of W_x + b_x, so
+`input_projection` adds the bias to the (vocabulary, G·H) table and gathers rows, instead of
+multiplying by a one-hot matrix and adding the bias at every position (the same result).
 """
 from __future__ import annotations
 
 import numpy as np
 
 import minigrad as mg
-from minigrad.function import Function
+from attention.fused_lstm import LSTMSequence, LSTMStep
 from minigrad.nn import Module, Parameter, init
 from minigrad.tensor import Tensor
 
@@ -39,7 +41,7 @@ class RecurrentCell(Module):
         """x W_x + b_x for a whole sequence: x (B, T, input_size) floats or (B, T) token indices → (B, T, G·H)."""
         index = x.data if isinstance(x, Tensor) else np.asarray(x)
         if index.dtype.kind in "iu":
-            return self.weight_x[index] + self.bias_x
+            return (self.weight_x + self.bias_x)[index]
         return x @ self.weight_x + self.bias_x
 
     def initial_state(self, batch: int) -> tuple:
@@ -93,38 +95,6 @@ class GRUCell(RecurrentCell):
         return ((1 - z) * n + z * h,)
 
 
-class LSTMStep(Function):
-    """One LSTM step as a single node: the fast path (LSTMCell(fused=True)).
-
-    Inputs: p = x W_x + b_x (B, 4H), h (B, H), c (B, H), W_h (H, 4H). Output: [h'; c'] (B, 2H).
-    Forward as LSTMCell's docstring. Backward, with ĝh, ĝc the gradients of h', c':
-        do = ĝh ⊙ tanh c'                  dc' = ĝc + ĝh ⊙ o ⊙ (1 - tanh² c')
-        di = dc' ⊙ g    df = dc' ⊙ c    dg = dc' ⊙ i    dc = dc' ⊙ f
-        da = [di ⊙ i(1-i), df ⊙ f(1-f), dg ⊙ (1-g²), do ⊙ o(1-o)]   (the pre-activation gates)
-        dp = da,   dh = da W_hᵀ,   dW_h = hᵀ da
-    """
-    __slots__ = ()
-
-    def forward(self, projected, h, c, weight_h):
-        hidden = h.shape[-1]
-        gates = projected + h @ weight_h
-        i, f, o = (0.5 * (1 + np.tanh(0.5 * gates[:, k * hidden:(k + 1) * hidden])) for k in (0, 1, 3))
-        g = np.tanh(gates[:, 2 * hidden:3 * hidden])
-        c_next = f * c + i * g
-        tanh_c = np.tanh(c_next)
-        self.save_for_backward(h, c, weight_h, i, f, g, o, tanh_c)
-        return np.concatenate([o * tanh_c, c_next], axis=-1)
-
-    def backward(self, grad):
-        h, c, weight_h, i, f, g, o, tanh_c = self.saved
-        hidden = h.shape[-1]
-        grad_h, grad_c = grad[:, :hidden], grad[:, hidden:]
-        d_c = grad_c + grad_h * o * (1 - tanh_c * tanh_c)
-        d_gates = np.concatenate([d_c * g * i * (1 - i), d_c * c * f * (1 - f),
-                                  d_c * i * (1 - g * g), grad_h * tanh_c * o * (1 - o)], axis=-1)
-        return d_gates, d_gates @ weight_h.T, d_c * f, h.T @ d_gates
-
-
 class LSTMCell(RecurrentCell):
     """Gates in the order i, f, g, o (PyTorch's nn.LSTMCell; Keras calls g "c"):
         i = σ(x W_xi + h W_hi + b_i)      input gate
@@ -153,6 +123,11 @@ class LSTMCell(RecurrentCell):
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
         # END SOLUTION
+
+    def sequence(self, projected: Tensor, reverse: bool = False) -> Tensor:
+        """h<t> for every step of a sequence from a zero state, (B, T, H): one LSTMSequence node."""
+        h, c = self.initial_state(projected.shape[0])
+        return LSTMSequence.apply(projected, h, c, self.weight_h, reverse=reverse)
 
 
 CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}

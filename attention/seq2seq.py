@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
-from attention.additive import AdditiveAttention
+from attention.additive import AdditiveAttention, HoistedAdditiveAttention
 from attention.cells import make_cell
 from attention.encoder import BidirectionalEncoder
 from minigrad.nn import Linear, Module
@@ -35,7 +35,7 @@ class ModelConfig:
     attention_hidden: int = 10
     cell: str = "lstm"
     score: str = "dlai"
-    fused_cells: bool = False  # one LSTMStep node per step (fast) instead of the composed gates
+    fused_cells: bool = False  # the fast path: fused LSTM nodes, the dlai score's a-half hoisted
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -55,7 +55,8 @@ class Seq2SeqAttention(Module):
         c = config
         self.encoder = BidirectionalEncoder(c.cell, c.input_vocab, c.n_a, rng=rng, dtype=dtype,
                                             fused=c.fused_cells)
-        self.attention = AdditiveAttention(2 * c.n_a, c.n_s, c.score, c.attention_hidden, rng=rng, dtype=dtype)
+        attention = HoistedAdditiveAttention if c.fused_cells else AdditiveAttention
+        self.attention = attention(2 * c.n_a, c.n_s, c.score, c.attention_hidden, rng=rng, dtype=dtype)
         self.post_attention = make_cell(c.cell, 2 * c.n_a, c.n_s, rng=rng, dtype=dtype,
                                         fused=c.fused_cells)
         self.output = Linear(c.n_s, c.output_vocab, rng=rng, dtype=dtype)

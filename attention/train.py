@@ -36,7 +36,7 @@ class TrainConfig:
     train_size: int = 10_000
     held_out_size: int = 1_000
     target_exact: float | None = None  # stop early once held-out exact match reaches this
-    fused_cells: bool = False  # LSTMStep nodes instead of composed gates: faster, less to see
+    fused_cells: bool = False  # the fast path (see ModelConfig): faster, less to see
     last_date: str | None = None  # dates task: the latest date drawn (ISO); None = today, as the assignment
 
 

@@ -112,14 +112,23 @@ class SliceGradient:
         if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items):
             buffer[self.index] += self.values  # basic indexing: no element is picked twice
         elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu":
-            rows = self.index.reshape(-1)  # a gather of rows (an embedding): sum per row, then add
-            values = self.values.reshape(rows.size, -1)
-            order = np.argsort(rows, kind="stable")
-            unique, starts = np.unique(rows[order], return_index=True)
-            buffer.reshape(buffer.shape[0], -1)[unique] += np.add.reduceat(values[order], starts, axis=0)
+            self._add_rows(buffer.reshape(buffer.shape[0], -1))
         else:
             np.add.at(buffer, self.index, self.values)
         return buffer
+
+    def _add_rows(self, table: np.ndarray) -> None:
+        """A gather of rows (an embedding): sort the values by row, sum each row's run, add the sums."""
+        rows = self.index.reshape(-1)
+        order = np.argsort(rows, kind="stable")
+        values = self.values.reshape(rows.size, -1).take(order, axis=0)
+        rows = rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        if len(starts) > 64:
+            table[rows[starts]] += np.add.reduceat(values, starts, axis=0)
+            return
+        for start, end in zip(starts, np.append(starts[1:], rows.size)):  # few runs: summed one by one,
+            table[rows[start]] += values[start:end].sum(axis=0)           # faster than reduceat's row loop
 
     def dense(self, dtype=None) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))

@@ -346,13 +346,14 @@ class TorchModel:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("score,cell", [("dlai", "lstm"), ("bahdanau", "lstm"), ("dlai", "gru"),
-                                        ("bahdanau", "rnn")])
-def test_whole_model_matches_torch(score, cell):
+@pytest.mark.parametrize("score,cell,fused", [("dlai", "lstm", False), ("bahdanau", "lstm", False),
+                                              ("dlai", "gru", False), ("bahdanau", "rnn", False),
+                                              ("dlai", "lstm", True), ("bahdanau", "lstm", True)])
+def test_whole_model_matches_torch(score, cell, fused):
     """Loss (cross-entropy, mean over batch and Ty), logits, α and every parameter's gradient
-    agree with the PyTorch re-implementation to 1e-8."""
+    agree with the PyTorch re-implementation to 1e-8, on the composed and the fused path."""
     torch = pytest.importorskip("torch")
-    model = small_model(cell, score, seed=1)
+    model = small_model(cell, score, seed=1, fused_cells=fused)
     randomize(model, 2)
     if score == "dlai":
         model.attention.energy_out.bias.data[...] = 0.4  # keep the relu mostly alive: α not uniform
@@ -384,3 +385,27 @@ def test_whole_model_matches_torch(score, cell):
         assert np.abs(expected[name]).max() > 0, f"{name}: PyTorch's gradient is zero; a vacuous check"
         np.testing.assert_allclose(p.grad, expected[name], rtol=1e-8, atol=1e-12,
                                    err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_fused_model_equals_the_composed_model(score):
+    """fused_cells=True (LSTMSequence encoder, LSTMStep decoder, the dlai score's a-half once per
+    sequence) has the composed model's parameters and gives its loss, α and every gradient."""
+    composed = small_model("lstm", score, seed=3)
+    randomize(composed, 4)
+    fused = small_model("lstm", score, seed=5, fused_cells=True)
+    fused.load_state_dict(composed.state_dict())
+    assert [name for name, _ in fused.named_parameters()] == [name for name, _ in composed.named_parameters()]
+    x = tokens(composed.config, 4, seed=8)
+    y = np.random.default_rng(9).integers(0, composed.config.output_vocab, size=(4, composed.config.Ty))
+    results = []
+    for model in (composed, fused):
+        logits, alpha = model(x)
+        loss = mg.cross_entropy(logits, y)
+        loss.backward()
+        results.append((loss.item(), alpha.data, {name: p.grad for name, p in model.named_parameters()}))
+    (loss0, alpha0, grads0), (loss1, alpha1, grads1) = results
+    np.testing.assert_allclose(loss1, loss0, rtol=1e-12)
+    np.testing.assert_allclose(alpha1, alpha0, atol=1e-12)
+    for name, grad in grads0.items():
+        np.testing.assert_allclose(grads1[name], grad, atol=1e-12, err_msg=name)

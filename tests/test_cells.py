@@ -319,32 +319,3 @@ def test_forward_gradcheck_wrt_raw_input_and_state(kind):
         return mg.concat(list(out), axis=-1)
 
     assert mg.gradcheck(fn, [x1, x2, *state], atol=1e-7, rtol=1e-5)
-
-
-def test_fused_lstm_step_is_gradchecked_and_equals_the_composed_cell():
-    """LSTMStep's analytic backward against central differences, and fused == composed."""
-    import minigrad as mg
-    from attention.cells import LSTMCell, LSTMStep
-    rng = np.random.default_rng(11)
-    batch, hidden = 3, 4
-
-    def tensor(*shape):
-        return mg.Tensor(rng.standard_normal(shape), requires_grad=True, dtype=np.float64)
-
-    projected, h, c, weight_h = tensor(batch, 4 * hidden), tensor(batch, hidden), tensor(batch, hidden), \
-        tensor(hidden, 4 * hidden)
-    assert mg.gradcheck(lambda *xs: LSTMStep.apply(*xs), [projected, h, c, weight_h])
-
-    composed = LSTMCell(5, hidden, dtype=np.float64)
-    fused = LSTMCell(5, hidden, dtype=np.float64, fused=True)
-    fused.load_state_dict(composed.state_dict())
-    x = mg.Tensor(rng.standard_normal((batch, 5)))
-    grads = []
-    for cell in (composed, fused):
-        cell.zero_grad()
-        h_next, c_next = cell(x, (h, c))
-        ((h_next * h_next).sum() + (c_next * 3).sum()).backward()
-        grads.append({name: p.grad.copy() for name, p in cell.named_parameters()})
-        np.testing.assert_allclose(h_next.data, composed(x, (h, c))[0].data, atol=1e-12)
-    for name in grads[0]:
-        np.testing.assert_allclose(grads[1][name], grads[0][name], atol=1e-12, err_msg=name)

@@ -271,6 +271,19 @@ def test_embedding_gradient_scatter_adds_repeated_indices(rng):
     np.testing.assert_allclose(table.weight.grad[1], upstream[0, 0] + upstream[0, 2] + upstream[1, 0])
 
 
+@pytest.mark.parametrize("rows", [8, 500], ids=["few rows read", "many rows read"])
+def test_embedding_gradient_matches_add_at(rows, rng):
+    """The scatter-add of a large gather equals np.add.at, whether few or many distinct rows
+    are read (backward sums each row's gradients by one of two routes)."""
+    table = nn.Embedding(rows, 4, dtype=np.float64)
+    indices = rng.integers(0, rows, size=(40, 30))
+    upstream = rng.standard_normal((40, 30, 4))
+    table(indices).backward(upstream)
+    expected = np.zeros((rows, 4))
+    np.add.at(expected, indices, upstream)
+    np.testing.assert_allclose(table.weight.grad, expected, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("bad", [np.array([0, 5]), np.array([-1, 2]), np.array([[1], [99]]), 5])
 def test_embedding_out_of_range_raises_op_error(bad):
     """Indices outside [0, num_embeddings) raise OpError naming Embedding and the bad index."""
