@@ -2,7 +2,8 @@
 
 Checkpoints are `DIR/model.npz` (minigrad.save of the state dict: no pickle) and
 `DIR/config.json` (model shape, task, vocabularies, metrics). Both are replaced atomically
-after each epoch, so Ctrl-C, or a crash, leaves the last good one in place.
+after every epoch that is at least as good on the held-out split as the best before it, so
+Ctrl-C, a crash or a late blow-up of the training leaves the best model so far in place.
 """
 from __future__ import annotations
 
@@ -99,11 +100,16 @@ def _task_options(config: TrainConfig) -> dict:
 
 
 def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = True) -> dict:
-    """Train, evaluating on the held-out split after every epoch; returns the history."""
+    """Train, evaluating on the held-out split after every epoch; returns the history.
+
+    The checkpoint in `out_dir` is the epoch with the best held-out exact match so far (a later
+    epoch replaces it when it is at least as good), so a late blow-up does not overwrite a good model.
+    """
     task, (X, Y), (X_held, Y_held), model = build(config)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     history = {"epochs": [], "interrupted": False}
+    best = None  # the metrics of the epoch the checkpoint holds: the best held-out one so far
     started = time.perf_counter()
     batches = range(0, len(X), config.batch_size)
     try:
@@ -130,17 +136,28 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
             warning = uniform_attention_warning(metrics["sharpness"], task.Tx, config.score)
             if warning:
                 log("warning: " + warning)
-            if out_dir:
-                save_checkpoint(out_dir, model, task, config, metrics)
+            if best is None or _rank(metrics) >= _rank(best):
+                best = metrics
+                if out_dir:
+                    save_checkpoint(out_dir, model, task, config, metrics)
+            else:  # Adam can blow up late, once its second moments have shrunk: keep the better model
+                log(f"held-out exact match fell from {best['exact_match']:.2%} (epoch {best['epoch']}) to "
+                    f"{metrics['exact_match']:.2%}; the checkpoint keeps epoch {best['epoch']}")
             if config.target_exact is not None and metrics["exact_match"] >= config.target_exact:
                 break
     except KeyboardInterrupt:
         history["interrupted"] = True
         done = history["epochs"][-1]["epoch"] if history["epochs"] else 0
         log(f"interrupted during epoch {done + 1}; "
-            + (f"the last good checkpoint (epoch {done}) is in {out_dir}" if out_dir and done
+            + (f"the last good checkpoint (epoch {best['epoch']}) is in {out_dir}" if out_dir and best
                else "no checkpoint was written"))
+    history["best_epoch"] = best["epoch"] if best else None
     return history
+
+
+def _rank(metrics: dict) -> tuple:
+    """Which epoch's model is better on the held-out split: exact match first, then per position."""
+    return metrics["exact_match"], metrics["per_position"]
 
 
 def _replace_atomically(path: str, write) -> None:

@@ -185,3 +185,24 @@ def test_a_uniform_heatmap_looks_pale_and_a_sharp_one_dark(tmp_path):
         height, width = pixels.shape[:2]
         brightness[name] = pixels[height // 2, width // 2, :3].mean()  # a cell in the middle of the map
     assert brightness["uniform"] > 0.85 and brightness["sharp"] < 0.3
+
+
+def test_an_epoch_that_gets_worse_does_not_replace_the_checkpoint(tmp_path, monkeypatch):
+    """Adam can blow up late (seed 1 of the dates fell from 99.8% to 49% in its 12th epoch):
+    the checkpoint keeps the best held-out epoch, and the log says why it was not replaced."""
+    import attention.train as training
+    scores = iter([0.5, 0.9, 0.2])
+    real_evaluate = training.evaluate
+
+    def evaluate_with_a_collapse(model, X, Y):
+        metrics = real_evaluate(model, X, Y)
+        metrics["exact_match"] = next(scores)
+        return metrics
+
+    monkeypatch.setattr(training, "evaluate", evaluate_with_a_collapse)
+    lines = []
+    history = train(quick_config(epochs=3, target_exact=None), str(tmp_path), log=lines.append, progress=False)
+    assert history["best_epoch"] == 2 and len(history["epochs"]) == 3
+    assert "held-out exact match fell from 90.00% (epoch 2) to 20.00%; the checkpoint keeps epoch 2" in lines
+    _, _, _, metadata = load_checkpoint(str(tmp_path))
+    assert metadata["metrics"]["epoch"] == 2
