@@ -1,11 +1,15 @@
 """Shared fixtures, and the coursework's test markers.
 
 Tests marked `torch` compare with PyTorch and are skipped without it. Tests marked
-`task("1.2")` grade a coursework task of coursework.toml; `pytest -m task1_2` selects them and
-`--task-report PATH` records their outcomes for `python -m minigrad.coursework`. This file
-imports no minigrad at load time, so a student's broken package still shows as failed tests.
+`task("1.2")` grade a coursework task of coursework.toml; `pytest -m task1_2` selects them.
+When `python -m minigrad.coursework` runs them, it names a report file in the environment
+variable MINIGRAD_TASK_REPORT, and `--task-timeout S` fails a task test that runs longer than S
+seconds. This file imports no minigrad at load time, so a student's broken package still shows
+as failed tests.
 """
 import json
+import os
+import signal
 import tomllib
 from pathlib import Path
 
@@ -28,16 +32,17 @@ def task_marker(task_id: str) -> str:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--task-report", metavar="PATH",
-                     help="append the outcome of every coursework task test to PATH (JSON lines)")
+    parser.addoption("--task-timeout", type=int, default=0, metavar="S",
+                     help="fail a coursework task test that runs longer than S seconds (0: no limit)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "task(id): the test grades coursework task `id` (coursework.toml)")
     for task_id in TASK_IDS:
         config.addinivalue_line("markers", f"{task_marker(task_id)}: the tests of coursework task {task_id}")
-    if config.getoption("--task-report"):
-        config.pluginmanager.register(TaskReport(config.getoption("--task-report")), "task-report")
+    report = os.environ.pop("MINIGRAD_TASK_REPORT", None)  # gone before any student code loads
+    if report:
+        config.pluginmanager.register(TaskReport(report), "task-report")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so `-m task1_2` sees the markers added here
@@ -93,7 +98,27 @@ class TaskReport:
                     "output": shown[0].longreprtext if shown else ""})
 
     def pytest_unconfigure(self, config):
+        self.write({"finished": True})  # what is appended later (an atexit hook) is not read
         self.file.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Fail a task test that loops forever, so the tests after it still run and score."""
+    seconds = item.config.getoption("--task-timeout")
+    if not seconds or item.get_closest_marker("task") is None:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeoutError(f"the test ran longer than {seconds} s (an endless loop?)")
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)

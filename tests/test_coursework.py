@@ -171,9 +171,21 @@ def test_a_submission_that_does_not_import_scores_zero_per_test_with_the_error(m
     write(submission / "elementwise.py", "def broken(:\n")  # uploaded alone: found by its name
     results = grade(manifest, submission, manifest.select(["1.1", "1.2"]))
     assert results["score"] == 0 and len(results["tests"]) == 18
-    assert all(t["status"] == "failed" and "does not import" in t["output"] for t in results["tests"])
-    assert "SyntaxError" in results["tests"][0]["output"]
+    assert all(t["status"] == "failed" and "SyntaxError" in t["output"] for t in results["tests"])
+    assert "The submitted code does not load" in results["output"]
     assert "minigrad/ops/linalg.py is not in the submission" in results["output"]
+
+
+def test_a_module_that_fails_to_load_costs_only_the_tasks_that_use_it(manifest, tmp_path):
+    """A broken attention/additive.py fails the attention tasks, not the cells in attention/cells.py."""
+    submission = tmp_path / "submission"
+    write(submission / "attention/additive.py", (PROJECT / "attention/additive.py").read_text()
+          + "\nraise RuntimeError('half-finished')\n")
+    write(submission / "attention/cells.py", (PROJECT / "attention/cells.py").read_text())
+    results = grade(manifest, submission, manifest.select(["3.1", "3.3"]))
+    by_task = {task: [t for t in results["tests"] if t["number"].startswith(task + ".")] for task in ("3.1", "3.3")}
+    assert all(t["status"] == "passed" for t in by_task["3.1"])
+    assert all(t["status"] == "failed" and "half-finished" in t["output"] for t in by_task["3.3"])
 
 
 def test_a_submission_cannot_replace_the_tests(manifest, tmp_path):

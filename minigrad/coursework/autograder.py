@@ -1,7 +1,8 @@
 """autograder: the zip Gradescope takes — `setup.sh`, `run_autograder` and the grading tree.
 
-The tree is the emitted project with the hidden tests and without the reference code of the
-graded tasks: a submission runs in the same container, so it could read anything shipped there.
+The tree is the emitted project with the hidden tests and with *every* task stubbed, not only
+the graded ones: a submission runs in the same container, so it could read anything shipped
+there. `check` proves that each task's tests pass on such a tree once that task's code is back.
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ python3 -m venv /autograder/venv
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let an
-# instructor try the zip on their own machine (see docs/coursework.md).
+# instructor try the zip on their own machine (see docs/coursework.md). The tests get 420 s in
+# all, each one 60 s, so results are written within Gradescope's default 10-minute limit.
 set -euo pipefail
 root="${{AUTOGRADER_ROOT:-/autograder}}"
 python="${{AUTOGRADER_PYTHON:-$root/venv/bin/python}}"
 cd "$root/source"
 exec "$python" -m minigrad.coursework grade --prepared --project . --submission "$root/submission" \\
-    --tasks {tasks} --out "$root/results/results.json"
+    --tasks {tasks} --timeout 420 --out "$root/results/results.json"
 """
 
 
@@ -51,7 +53,7 @@ def build_autograder(manifest: Manifest, out, tasks: list) -> Path:
         "run_autograder": RUN.format(tasks=" ".join(t.id for t in tasks)),
     }
     with tempfile.TemporaryDirectory() as scratch:
-        tree = emit(manifest, Path(scratch) / "source", tasks, include_hidden=True)
+        tree = emit(manifest, Path(scratch) / "source", list(manifest.tasks.values()), include_hidden=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, text in scripts.items():

@@ -15,14 +15,16 @@ SKIPPED_NAMES = {"__pycache__", "build", "dist", "runs", "node_modules"}
 
 
 def project_files(root: Path, skip=()) -> list:
-    """The project's files relative to `root`: no git data, dot-folders, caches, builds or `skip` folders."""
+    """The project's files relative to `root`: no git data, dot-folders, caches, builds, nor the
+    files and folders in `skip`."""
     files = []
     for folder, dirs, names in os.walk(root):
         relative = Path(folder).relative_to(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_NAMES
                          and not d.endswith(".egg-info") and (relative / d).as_posix() not in skip)
         files += [(relative / n).as_posix() for n in sorted(names)
-                  if n != ".git" and not n.endswith((".pyc", ".log"))]  # .git is a file in a worktree
+                  if n != ".git" and not n.endswith((".pyc", ".log"))  # .git is a file in a worktree
+                  and (relative / n).as_posix() not in skip]
     return files
 
 
@@ -65,7 +67,7 @@ def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> 
         raise CourseworkError(f"emit: {out} lies inside the project {manifest.root}")
     blocks = solution_blocks(manifest)
     stubs = {task.id: task.stub() for task in tasks}
-    skip = set() if include_hidden else {manifest.hidden_tests}
+    skip = set(manifest.excluded) | (set() if include_hidden else {manifest.hidden_tests})
     for file in project_files(manifest.root, skip=skip):
         target = out / file
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,13 +75,13 @@ def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> 
             target.write_text(stub_blocks((manifest.root / file).read_text(), blocks[file], stubs))
         else:
             shutil.copy2(manifest.root / file, target)
-    check_importable(out, packages(manifest))
+    check_importable(out, modules(manifest))
     return out
 
 
-def packages(manifest: Manifest) -> list:
-    """The top-level packages the tasks live in: what must still import after stubbing."""
-    return sorted({Path(f).parts[0] for f in manifest.files})
+def modules(manifest: Manifest) -> list:
+    """The modules the tasks live in, by import name: what must still import after stubbing."""
+    return [file.removesuffix(".py").replace("/", ".") for file in manifest.files]
 
 
 def check_importable(tree: Path, names: list) -> None:
@@ -92,8 +94,12 @@ def check_importable(tree: Path, names: list) -> None:
                 raise CourseworkError(f"{file} does not parse: SyntaxError: {error}") from error
     probe = "; ".join(f"import {n}; assert {n}.__file__.startswith({str(tree)!r}), {n}.__file__"
                       for n in names)
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tree, env=tree_environment(tree),
-                            capture_output=True, text=True)
+    try:
+        result = subprocess.run([sys.executable, "-c", probe], cwd=tree, env=tree_environment(tree),
+                                capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise CourseworkError(f"importing {', '.join(names)} from {tree} did not finish in 120 s "
+                              "(an endless loop at import?)") from None
     if result.returncode != 0:
         raise CourseworkError(f"{', '.join(names)} do not import from {tree}:\n{result.stderr.strip()}")
 

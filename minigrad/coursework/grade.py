@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from minigrad.coursework.emit import check_importable, emit, packages, project_files
+from minigrad.coursework.emit import SKIPPED_NAMES, check_importable, emit, modules, project_files
 from minigrad.coursework.manifest import CourseworkError, Manifest
 from minigrad.coursework.runner import TestRun, run_task_tests, tail
 
@@ -28,24 +28,24 @@ def grade(manifest: Manifest, submission, tasks: list, out=None, prepared: bool 
     submission = Path(submission).resolve()
     if not submission.is_dir():
         raise CourseworkError(f"grade: the submission {submission} is not a folder")
-    task_ids = [t.id for t in tasks]
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
         if prepared:
             _copy_tree(manifest.root, tree)
         else:
             emit(manifest, tree, tasks, include_hidden=True)
-        expected = run_task_tests(tree, task_ids, timeout, collect_only=True)
-        if not expected.collected:
-            raise CourseworkError(f"grade: the clean tree has no tests of tasks {task_ids}:\n"
-                                  f"{expected.problem or expected.collection_errors}")
+        expected = run_task_tests(tree, tasks, timeout, collect_only=True)
+        for task in tasks:
+            if not any(task.id in ids for ids in expected.collected.values()):
+                raise CourseworkError(f"grade: the clean tree has no tests of task {task.id}:\n"
+                                      f"{expected.problem or expected.collection_errors}")
         files = sorted({f for t in tasks for f in t.files})
         notes = [_overlay(submission, tree, file) for file in files]
-        try:
-            check_importable(tree, packages(manifest))
-            run = run_task_tests(tree, task_ids, timeout)
-        except CourseworkError as error:  # the submission breaks the package: every test fails with why
-            run = TestRun(problem=f"The submitted code does not import, so no test could run.\n{error}")
+        try:  # a module that does not load fails the tests that use it, and the output says why
+            check_importable(tree, modules(manifest))
+        except CourseworkError as error:
+            notes.append(f"The submitted code does not load:\n{error}")
+        run = run_task_tests(tree, tasks, timeout)
     results = _results(manifest, tasks, expected.collected, run, [n for n in notes if n])
     results["execution_time"] = round(time.monotonic() - started)
     if out is not None:
@@ -75,9 +75,13 @@ def _locate(submission: Path, file: str):
     exact = submission / file
     if exact.is_file():
         return exact
-    same_name = [p for p in submission.rglob(Path(file).name) if p.is_file()]
-    if len(same_name) == 1:
-        return same_name[0]
+    same_name = [p for p in submission.rglob(Path(file).name) if p.is_file() and not any(
+        part.startswith(".") or part in SKIPPED_NAMES or part.endswith(".egg-info")
+        for part in p.relative_to(submission).parts[:-1])]
+    in_place = [p for p in same_name if p.as_posix().endswith("/" + file)]  # a project inside a folder
+    for candidates in (in_place, same_name):
+        if len(candidates) == 1:
+            return candidates[0]
     if not same_name:
         return f"{file} is not in the submission, so its tasks keep the stub."
     return (f"{file}: the submission holds several files of that name "

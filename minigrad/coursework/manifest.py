@@ -1,6 +1,7 @@
 """The manifest (coursework.toml at the project's root): assignments, tasks, points and files."""
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ class Task:
         return "task" + self.id.replace(".", "_")
 
     def stub(self) -> str:
-        return f'raise NotImplementedError("Task {self.id}: {self.title}")'
+        """The line that replaces the task's blocks (a JSON string is a valid Python literal)."""
+        return f"raise NotImplementedError({json.dumps(f'Task {self.id}: {self.title}', ensure_ascii=False)})"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Manifest:
     assignments: dict   # id -> title
     tasks: dict         # id -> Task, in the manifest's order
     hidden_tests: str   # a folder, relative to the root, that is graded but never emitted
+    excluded: tuple     # files and folders never emitted: they show solution code
 
     @property
     def files(self) -> list:
@@ -86,4 +89,11 @@ def load_manifest(root) -> Manifest:
         tasks[task.id] = task
     if not tasks:
         raise CourseworkError(f"{path} lists no [[task]]")
-    return Manifest(root, assignments, tasks, data.get("hidden_tests", "tests/hidden"))
+    hidden = str(data.get("hidden_tests", "tests/hidden")).strip("/")
+    if not (root / hidden).is_dir():
+        raise CourseworkError(f"{path}: hidden_tests names {hidden}, which is not a folder")
+    excluded = tuple(str(e).strip("/") for e in data.get("exclude", []))
+    for entry in excluded:
+        if not (root / entry).exists():
+            raise CourseworkError(f"{path}: exclude names {entry}, which does not exist")
+    return Manifest(root, assignments, tasks, hidden, excluded)

@@ -1,4 +1,10 @@
-"""Run the task tests of a project tree in a fresh Python and read back what each test did."""
+"""Run the task tests of a project tree in a fresh Python and read back what each test did.
+
+The tests run the student's code in the same process that reports on them, so the report is
+hardened against the cheap forgeries: its path reaches conftest.py through an environment
+variable that conftest removes before any test module loads, a test reported twice counts as
+failed, and nothing written after pytest's own last line counts.
+"""
 from __future__ import annotations
 
 import json
@@ -9,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minigrad.coursework.emit import tree_environment
+
+REPORT_VARIABLE = "MINIGRAD_TASK_REPORT"  # read (and removed) by tests/conftest.py
+TEST_SECONDS = 60                         # one test longer than this fails as an endless loop
 
 
 @dataclass
@@ -25,30 +34,40 @@ class TestRun:
                 return error
         return self.problem or "the test did not run"
 
+    def read(self, lines: list) -> None:
+        """Take the report's records, up to the line conftest writes when pytest finishes."""
+        for line in lines:
+            record = json.loads(line)
+            if "finished" in record:
+                return
+            if "collected" in record:
+                self.collected[record["collected"]] = record["tasks"]
+            elif "test" in record:
+                test = record["test"]
+                self.outcomes[test] = (("failed", "the test was reported twice: the report was tampered with")
+                                       if test in self.outcomes else (record["outcome"], record["output"]))
+            else:
+                self.collection_errors[record["collection_error"]] = record["output"]
 
-def run_task_tests(tree: Path, task_ids: list, timeout: float = 600, collect_only: bool = False) -> TestRun:
-    """pytest on `tree`'s tests of `task_ids` (all of them, visible and hidden, if present)."""
-    selection = " or ".join("task" + t.replace(".", "_") for t in task_ids)
+
+def run_task_tests(tree: Path, tasks: list, timeout: float = 600, collect_only: bool = False) -> TestRun:
+    """pytest on `tree`'s tests of `tasks` (visible and hidden, if present), `timeout` s in all."""
+    selection = " or ".join(task.marker for task in tasks)
     run = TestRun()
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.jsonl"
         command = [sys.executable, "-m", "pytest", "tests", "-q", "--tb=short", "-p", "no:cacheprovider",
-                   "-m", selection, f"--task-report={report}"] + (["--collect-only"] if collect_only else [])
+                   "--continue-on-collection-errors", "-m", selection, f"--task-timeout={TEST_SECONDS}"]
+        command += ["--collect-only"] if collect_only else []
+        environment = {**tree_environment(tree), REPORT_VARIABLE: str(report)}
         try:
-            result = subprocess.run(command, cwd=tree, env=tree_environment(tree), capture_output=True,
-                                    text=True, timeout=timeout)
+            result = subprocess.run(command, cwd=tree, env=environment, capture_output=True, text=True,
+                                    timeout=timeout)
             if result.returncode not in (0, 1, 5):  # 1: tests failed, 5: none collected
                 run.problem = f"pytest exited with code {result.returncode}:\n{tail(result.stdout + result.stderr)}"
         except subprocess.TimeoutExpired:
             run.problem = f"the tests were stopped after {timeout:.0f} s (an endless loop?)"
-        for line in (report.read_text().splitlines() if report.exists() else []):
-            record = json.loads(line)
-            if "collected" in record:
-                run.collected[record["collected"]] = record["tasks"]
-            elif "test" in record:
-                run.outcomes[record["test"]] = (record["outcome"], record["output"])
-            else:
-                run.collection_errors[record["collection_error"]] = record["output"]
+        run.read(report.read_text().splitlines() if report.exists() else [])
     return run
 
 
