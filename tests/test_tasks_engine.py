@@ -9,6 +9,7 @@ import pytest
 
 from minigrad import Tensor, gradcheck_function, ops
 from minigrad.autograd import topological_order
+from minigrad.ops import elementwise
 from minigrad.ops.broadcast import broadcast_axes, sum_to_shape
 
 
@@ -32,6 +33,19 @@ def test_add_backward_passes_the_gradient_to_both_inputs(shape, rng):
 @pytest.mark.parametrize("shape", [(4,), (3, 5), (2, 3, 4)])
 def test_mul_backward_multiplies_by_the_other_input(shape, rng):
     assert gradcheck_function(ops.Mul, rng.standard_normal(shape), rng.standard_normal(shape))
+
+
+@pytest.mark.task("1.1")
+@pytest.mark.parametrize("op", [ops.Add, ops.Mul], ids=["Add", "Mul"])
+def test_add_and_mul_sum_a_broadcast_input_back_to_its_shape(op, rng, monkeypatch):
+    """b of shape (4,) is used by every row of a (3, 4): its gradient must go through
+    sum_to_shape. A numpy sum_to_shape stands in for task 1.5's, so this grades 1.1 alone."""
+    def numpy_sum_to_shape(grad, shape):
+        extra = grad.ndim - len(shape)
+        axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1)
+        return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    monkeypatch.setattr(elementwise, "sum_to_shape", numpy_sum_to_shape)
+    assert gradcheck_function(op, rng.standard_normal((3, 4)), rng.standard_normal(4))
 
 
 @pytest.mark.task("1.1")
