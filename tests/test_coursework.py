@@ -144,13 +144,13 @@ def test_grading_the_solution_gives_full_marks_in_gradescopes_format(manifest, t
     assert results["score"] == pytest.approx(2.0)
     assert {"score", "execution_time", "output", "tests"} <= set(results)
     tests = results["tests"]
-    assert len(tests) == 8 and {t["status"] for t in tests} == {"passed"}
+    assert len(tests) == 10 and {t["status"] for t in tests} == {"passed"}
     assert all({"name", "number", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in tests)
-    assert [t["number"] for t in tests] == [f"1.1.{k}" for k in range(1, 9)]
+    assert [t["number"] for t in tests] == [f"1.1.{k}" for k in range(1, 11)]
     assert sum(t["max_score"] for t in tests) == pytest.approx(2.0)
     hidden = [t for t in tests if t["visibility"] == "after_due_date"]
     assert len(hidden) == 1 and "keep_float32" in hidden[0]["name"]
-    assert "Task 1.1 Add and Mul backward: 7/7 visible tests passed" in results["output"]
+    assert "Task 1.1 Add and Mul backward: 9/9 visible tests passed" in results["output"]
 
 
 def test_a_wrong_mul_loses_exactly_the_mul_tests(manifest, tmp_path):
@@ -170,7 +170,7 @@ def test_a_submission_that_does_not_import_scores_zero_per_test_with_the_error(m
     submission = tmp_path / "submission"
     write(submission / "elementwise.py", "def broken(:\n")  # uploaded alone: found by its name
     results = grade(manifest, submission, manifest.select(["1.1", "1.2"]))
-    assert results["score"] == 0 and len(results["tests"]) == 18
+    assert results["score"] == 0 and len(results["tests"]) == 20
     assert all(t["status"] == "failed" and "SyntaxError" in t["output"] for t in results["tests"])
     assert "The submitted code does not load" in results["output"]
     assert "minigrad/ops/linalg.py is not in the submission" in results["output"]
@@ -194,8 +194,51 @@ def test_a_submission_cannot_replace_the_tests(manifest, tmp_path):
     write(student / "tests" / "test_tasks_engine.py", "def test_nothing():\n    pass\n")
     write(student / "tests" / "conftest.py", "")
     results = grade(manifest, student, manifest.select(["1.1"]))
-    assert results["score"] == 0 and len(results["tests"]) == 8
+    assert results["score"] == 0 and len(results["tests"]) == 10
     assert all("NotImplementedError: Task 1.1" in t["output"] for t in results["tests"])
+
+
+def test_an_endless_loop_fails_its_own_tests_and_the_others_still_score(manifest, tmp_path):
+    submission = tmp_path / "submission"
+    source = (PROJECT / "minigrad/ops/elementwise.py").read_text()
+    looping = source.replace("        a, b = self.saved\n        a_in, b_in = self.inputs\n",
+                             "        a, b = self.saved\n        a_in, b_in = self.inputs\n        while True:\n"
+                             "            pass\n", 1)
+    assert looping != source
+    write(submission / "minigrad/ops/elementwise.py", looping)
+    results = grade(manifest, submission, manifest.select(["1.1"]), test_seconds=2)
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert failed and all("TimeoutError: the test ran longer than 2 s" in t["output"] for t in failed)
+    add_only = [t for t in results["tests"] if "test_add_backward" in t["name"] or t["name"].endswith("[Add]")]
+    assert len(add_only) == 4 and all(t["status"] == "passed" for t in add_only)
+
+
+def test_a_forged_report_does_not_score(manifest, tmp_path):
+    """Student code that appends 'passed' for every test when the process ends gains nothing."""
+    submission = tmp_path / "submission"
+    forger = textwrap.dedent('''
+        import atexit, json, os, sys
+        def _forge():
+            for path in [a.split("=", 1)[1] for a in sys.argv if a.startswith("--task-report=")] + \\
+                    [os.environ.get("MINIGRAD_TASK_REPORT", "")]:
+                if path:
+                    with open(path, "a") as report:
+                        report.write(json.dumps({"test": "x", "tasks": ["1.1"], "outcome": "passed", "output": ""}) + "\\n")
+        atexit.register(_forge)
+    ''')
+    student = emit(manifest, tmp_path / "student", manifest.select(["1.1"]))
+    write(submission / "minigrad/ops/elementwise.py", (student / "minigrad/ops/elementwise.py").read_text() + forger)
+    results = grade(manifest, submission, manifest.select(["1.1"]))
+    assert results["score"] == 0
+
+
+def test_files_uploaded_inside_a_folder_with_a_build_copy_are_found(manifest, tmp_path):
+    """`pip install .` leaves build/lib/… copies; the project's own file is the one graded."""
+    submission = tmp_path / "submission" / "myproject"
+    write(submission / "minigrad/ops/elementwise.py", (PROJECT / "minigrad/ops/elementwise.py").read_text())
+    write(submission / "build/lib/minigrad/ops/elementwise.py", "raise RuntimeError('stale copy')\n")
+    results = grade(manifest, tmp_path / "submission", manifest.select(["1.1"]))
+    assert results["score"] == pytest.approx(2.0)
 
 
 # --- the autograder zip ------------------------------------------------------------------------------
@@ -217,7 +260,7 @@ def test_the_autograder_zip_grades_a_submission_as_gradescope_runs_it(manifest, 
                             env={**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable})
     assert result.returncode == 0, result.stderr
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == pytest.approx(2.0) and len(results["tests"]) == 8
+    assert results["score"] == pytest.approx(2.0) and len(results["tests"]) == 10
 
 
 # --- check -------------------------------------------------------------------------------------------

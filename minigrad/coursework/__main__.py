@@ -7,6 +7,7 @@ from pathlib import Path
 
 from minigrad.coursework import CourseworkError, build_autograder, check, emit, grade, load_manifest
 from minigrad.coursework.manifest import MANIFEST
+from minigrad.coursework.runner import TEST_SECONDS
 
 
 def default_project() -> Path:
@@ -32,7 +33,9 @@ def main(argv=None) -> int:
     grading.add_argument("--out", type=Path, default=Path("results.json"))
     grading.add_argument("--prepared", action="store_true",
                          help="the project is an autograder tree already (as run_autograder uses it)")
-    grading.add_argument("--timeout", type=float, default=600, help="seconds for the tests (default 600)")
+    grading.add_argument("--timeout", type=float, default=600, help="seconds for all the tests (default 600)")
+    grading.add_argument("--test-timeout", type=int, default=TEST_SECONDS,
+                         help=f"seconds for one test (default {TEST_SECONDS})")
     zipping = commands.add_parser("autograder", parents=[selection], help="build Gradescope's autograder zip")
     zipping.add_argument("--out", type=Path, default=Path("autograder.zip"))
     checking = commands.add_parser("check", parents=[common], help="prove the markers, tests and grading are sound")
@@ -54,7 +57,8 @@ def main(argv=None) -> int:
             out = emit(manifest, args.out, tasks)
             print(f"wrote the student version to {out} with tasks {', '.join(t.id for t in tasks)} stubbed")
         elif args.command == "grade":
-            results = grade(manifest, args.submission, tasks, args.out, args.prepared, args.timeout)
+            results = grade(manifest, args.submission, tasks, args.out, args.prepared, args.timeout,
+                            args.test_timeout)
             total = sum(t.points for t in tasks)
             print(f"{results['output']}\nscore {results['score']:g} / {total:g}; wrote {args.out}")
         else:

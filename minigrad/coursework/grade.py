@@ -13,15 +13,16 @@ from pathlib import Path
 
 from minigrad.coursework.emit import SKIPPED_NAMES, check_importable, emit, modules, project_files
 from minigrad.coursework.manifest import CourseworkError, Manifest
-from minigrad.coursework.runner import TestRun, run_task_tests, tail
+from minigrad.coursework.runner import TEST_SECONDS, TestRun, run_task_tests, tail
 
 
 def grade(manifest: Manifest, submission, tasks: list, out=None, prepared: bool = False,
-          timeout: float = 600) -> dict:
+          timeout: float = 600, test_seconds: int = TEST_SECONDS) -> dict:
     """Grade `submission` (a folder: the student's project, or just their files) on `tasks`.
 
     The clean tree is emitted from the manifest's project, or, with `prepared`, is the
     project itself as the autograder zip ships it (already emitted, hidden tests included).
+    The tests get `timeout` seconds in all and `test_seconds` each.
     Returns the results (and writes them to `out` as JSON when given).
     """
     started = time.monotonic()
@@ -45,7 +46,7 @@ def grade(manifest: Manifest, submission, tasks: list, out=None, prepared: bool 
             check_importable(tree, modules(manifest))
         except CourseworkError as error:
             notes.append(f"The submitted code does not load:\n{error}")
-        run = run_task_tests(tree, tasks, timeout)
+        run = run_task_tests(tree, tasks, timeout, test_seconds=test_seconds)
     results = _results(manifest, tasks, expected.collected, run, [n for n in notes if n])
     results["execution_time"] = round(time.monotonic() - started)
     if out is not None:

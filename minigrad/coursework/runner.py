@@ -50,14 +50,16 @@ class TestRun:
                 self.collection_errors[record["collection_error"]] = record["output"]
 
 
-def run_task_tests(tree: Path, tasks: list, timeout: float = 600, collect_only: bool = False) -> TestRun:
-    """pytest on `tree`'s tests of `tasks` (visible and hidden, if present), `timeout` s in all."""
+def run_task_tests(tree: Path, tasks: list, timeout: float = 600, collect_only: bool = False,
+                   test_seconds: int = TEST_SECONDS) -> TestRun:
+    """pytest on `tree`'s tests of `tasks` (visible and hidden, if present): `timeout` s in all,
+    `test_seconds` for each test."""
     selection = " or ".join(task.marker for task in tasks)
     run = TestRun()
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.jsonl"
         command = [sys.executable, "-m", "pytest", "tests", "-q", "--tb=short", "-p", "no:cacheprovider",
-                   "--continue-on-collection-errors", "-m", selection, f"--task-timeout={TEST_SECONDS}"]
+                   "--continue-on-collection-errors", "-m", selection, f"--task-timeout={test_seconds}"]
         command += ["--collect-only"] if collect_only else []
         environment = {**tree_environment(tree), REPORT_VARIABLE: str(report)}
         try:
