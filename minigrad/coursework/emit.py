@@ -58,7 +58,7 @@ def solution_blocks(manifest: Manifest) -> dict:
 
 def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> Path:
     """Copy the project to `out` with `tasks` stubbed; hidden tests only when `include_hidden`
-    (for the grader's own copy). Checks that every emitted Python file parses and the packages import.
+    (for the grader's own copy). Checks that every emitted Python file parses and the task modules import.
     """
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
