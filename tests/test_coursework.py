@@ -12,6 +12,7 @@ import pytest
 
 from minigrad.coursework import CourseworkError, build_autograder, check, emit, grade, load_manifest
 from minigrad.coursework.markers import find_blocks
+from minigrad.coursework.runner import TestRun
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -214,22 +215,42 @@ def test_an_endless_loop_fails_its_own_tests_and_the_others_still_score(manifest
 
 
 def test_a_forged_report_does_not_score(manifest, tmp_path):
-    """Student code that appends 'passed' for every test when the process ends gains nothing."""
+    """Student code that finds the report and appends 'passed' for every collected test, when the
+    test process ends, gains nothing."""
     submission = tmp_path / "submission"
     forger = textwrap.dedent('''
         import atexit, json, os, sys
+        _paths = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--task-report=")]
+        _paths += [os.environ.get("MINIGRAD_TASK_REPORT", "")]
         def _forge():
-            for path in [a.split("=", 1)[1] for a in sys.argv if a.startswith("--task-report=")] + \\
-                    [os.environ.get("MINIGRAD_TASK_REPORT", "")]:
-                if path:
-                    with open(path, "a") as report:
-                        report.write(json.dumps({"test": "x", "tasks": ["1.1"], "outcome": "passed", "output": ""}) + "\\n")
+            for path in filter(None, _paths):
+                with open(path) as report:
+                    tests = [json.loads(line)["collected"] for line in report if '"collected"' in line]
+                with open(path, "a") as report:
+                    for test in tests:
+                        report.write(json.dumps({"test": test, "tasks": ["1.1"], "outcome": "passed",
+                                                 "output": ""}) + "\\n")
         atexit.register(_forge)
     ''')
     student = emit(manifest, tmp_path / "student", manifest.select(["1.1"]))
     write(submission / "minigrad/ops/elementwise.py", (student / "minigrad/ops/elementwise.py").read_text() + forger)
     results = grade(manifest, submission, manifest.select(["1.1"]))
     assert results["score"] == 0
+
+
+def test_the_report_counts_a_test_once_and_nothing_after_pytest_finished():
+    """The guards a forger meets even with the report's path in hand."""
+    def line(**record):
+        return json.dumps(record)
+    run = TestRun()
+    run.read([line(collected="t::a", tasks=["1.1"]), line(collected="t::b", tasks=["1.1"]),
+              line(test="t::a", tasks=["1.1"], outcome="passed", output=""),  # written early by a forger
+              line(test="t::a", tasks=["1.1"], outcome="failed", output="NotImplementedError"),
+              line(test="t::b", tasks=["1.1"], outcome="failed", output="NotImplementedError"),
+              line(finished=True),
+              line(test="t::b", tasks=["1.1"], outcome="passed", output="")])  # an atexit hook
+    assert run.outcomes["t::a"][0] == "failed" and "reported twice" in run.outcomes["t::a"][1]
+    assert run.outcomes["t::b"] == ("failed", "NotImplementedError")
 
 
 def test_files_uploaded_inside_a_folder_with_a_build_copy_are_found(manifest, tmp_path):

@@ -8,7 +8,6 @@ grading the solution gives full marks and the fully stubbed tree zero.
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from minigrad.coursework.emit import emit, project_files, solution_blocks
 from minigrad.coursework.grade import grade
 from minigrad.coursework.manifest import Manifest
-from minigrad.coursework.markers import find_blocks, stub_blocks
+from minigrad.coursework.markers import find_blocks
 from minigrad.coursework.runner import run_task_tests
 
 SHORTEST_TELLING_LINE = 24  # characters: shorter solution lines ("return ga, gb") give nothing away
@@ -48,7 +47,8 @@ def check(manifest: Manifest, jobs: int = 2, timeout: float = 600, log=print) ->
         # Trees are emitted one after the other: ast.parse is not thread-safe in CPython 3.11 (gh-106905).
         alone = [emit(manifest, scratch / f"alone{task.id}", [task], include_hidden=True) for task in tasks]
         stubbed = emit(manifest, scratch / "stubbed", tasks, include_hidden=True)
-        restored = [_restore(manifest, stubbed, scratch / f"restored{task.id}", task) for task in tasks]
+        restored = [emit(manifest, scratch / f"restored{task.id}", [t for t in tasks if t is not task],
+                         include_hidden=True) for task in tasks]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             alone_runs = list(pool.map(lambda tree: run_task_tests(tree, tasks, timeout), alone))
             restored_runs = list(pool.map(lambda pair: run_task_tests(pair[0], [pair[1]], timeout),
@@ -80,20 +80,6 @@ def check(manifest: Manifest, jobs: int = 2, timeout: float = 600, log=print) ->
     for problem in problems:
         log(f"FAIL {problem}")
     return problems
-
-
-def _restore(manifest: Manifest, stubbed: Path, out: Path, task) -> Path:
-    """A copy of the fully stubbed tree with `task`'s files taken back from the solution."""
-    shutil.copytree(stubbed, out)
-    for file in task.files:
-        (out / file).write_text(_stubbed_except(manifest, file, task.id))
-    return out
-
-
-def _stubbed_except(manifest: Manifest, file: str, keep: str) -> str:
-    """`file` with every task's blocks stubbed except those of task `keep`."""
-    stubs = {t.id: t.stub() for t in manifest.tasks.values() if t.id != keep}
-    return stub_blocks((manifest.root / file).read_text(), find_blocks(manifest.root, file), stubs)
 
 
 def _isolation_problems(task, run) -> list:

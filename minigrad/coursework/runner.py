@@ -22,6 +22,8 @@ TEST_SECONDS = 60                         # one test longer than this fails as a
 
 @dataclass
 class TestRun:
+    """What one pytest run of task tests reported."""
+    __test__ = False  # a name pytest would otherwise try to collect
     collected: dict = field(default_factory=dict)          # test id -> its task ids
     outcomes: dict = field(default_factory=dict)           # test id -> ("passed" | "failed" | "skipped", output)
     collection_errors: dict = field(default_factory=dict)  # module id -> error text
