@@ -40,6 +40,15 @@ class TrainConfig:
     fused_cells: bool = False  # the fast path (see ModelConfig): faster, less to see
     last_date: str | None = None  # dates task: the latest date drawn (ISO); None = today, as the assignment
 
+    def __post_init__(self):
+        if self.last_date is not None:
+            if self.task != "dates":
+                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}")
+            try:
+                date.fromisoformat(self.last_date)
+            except ValueError:
+                raise ValueError(f"last_date {self.last_date!r} is not a date written YYYY-MM-DD") from None
+
 
 def attention_sharpness(alphas: np.ndarray) -> float:
     """Mean over all (sequence, t) of max_t' α<t,t'>: 1 = each output looks at one input, 1/Tx = uniform."""
@@ -89,14 +98,7 @@ def build(config: TrainConfig):
 
 def _task_options(config: TrainConfig) -> dict:
     """The task's own settings from the config: the dates task's last date, when one is fixed."""
-    if config.last_date is None:
-        return {}
-    if config.task != "dates":
-        raise ValueError(f"last_date applies to the dates task only, not {config.task!r}")
-    try:
-        return {"end": date.fromisoformat(config.last_date)}
-    except ValueError as error:
-        raise ValueError(f"last_date must be a date as YYYY-MM-DD, not {config.last_date!r}") from error
+    return {} if config.last_date is None else {"end": date.fromisoformat(config.last_date)}
 
 
 def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = True) -> dict:
