@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from minigrad.errors import AnomalyError, GradError, describe, format_location
+from minigrad.errors import AnomalyError, GradError, describe, format_location, non_finite_origin, user_location
 
 
 class Modes:
@@ -112,23 +112,28 @@ class SliceGradient:
         if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items):
             buffer[self.index] += self.values  # basic indexing: no element is picked twice
         elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu":
-            self._add_rows(buffer.reshape(buffer.shape[0], -1))
+            self._add_rows(buffer)
         else:
             np.add.at(buffer, self.index, self.values)
         return buffer
 
-    def _add_rows(self, table: np.ndarray) -> None:
-        """A gather of rows (an embedding): sort the values by row, sum each row's run, add the sums."""
+    def _add_rows(self, buffer: np.ndarray) -> None:
+        """A gather of rows (an embedding): sort the values by row, sum each row's run, add the sums.
+
+        Rows are written through `buffer[...]`, never through a reshape of it: a reshape of a
+        transposed or strided buffer is a copy, and the sums would go into the copy.
+        """
         rows = self.index.reshape(-1)
+        rows = np.where(rows < 0, rows + buffer.shape[0], rows)  # -1 and n-1 are one row
         order = np.argsort(rows, kind="stable")
-        values = self.values.reshape(rows.size, -1).take(order, axis=0)
+        values = self.values.reshape((rows.size,) + buffer.shape[1:]).take(order, axis=0)
         rows = rows[order]
         starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
         if len(starts) > 64:
-            table[rows[starts]] += np.add.reduceat(values, starts, axis=0)
+            buffer[rows[starts]] += np.add.reduceat(values, starts, axis=0)
             return
         for start, end in zip(starts, np.append(starts[1:], rows.size)):  # few runs: summed one by one,
-            table[rows[start]] += values[start:end].sum(axis=0)           # faster than reduceat's row loop
+            buffer[rows[start]] += values[start:end].sum(axis=0)          # faster than reduceat's row loop
 
     def dense(self, dtype=None) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))
@@ -164,25 +169,46 @@ def _seed_gradient(root, grad):
                 f"backward(): {describe(root)} is not a scalar; pass grad= of shape "
                 f"{root.shape} (the gradient of some scalar with respect to it).")
         return np.ones_like(root.data)
-    grad = np.asarray(getattr(grad, "data", grad), dtype=root.dtype)
+    try:
+        grad = np.array(getattr(grad, "data", grad), dtype=root.dtype)
+    except (TypeError, ValueError) as error:
+        raise GradError(f"backward(): grad= must be numbers of shape {root.shape}, not "
+                        f"{type(grad).__name__} {str(grad)[:40]!r} ({error}); {describe(root)}; "
+                        f"called at {format_location(user_location())}") from error
     if grad.shape != root.shape:
         raise GradError(f"backward(): grad has shape {grad.shape} but {describe(root)}")
     return grad
 
 
-def _check_finite(array, what, function, tensor):
+def _check_finite(array, fn, output, grad_output, tensor_input) -> None:
     if not np.all(np.isfinite(array)):
-        bad = "NaN" if np.isnan(array).any() else "inf"
+        sources = [("the gradient of its output", grad_output)]
+        sources += [(f"saved value {i}", saved) for i, saved in enumerate(fn.saved)]
         raise AnomalyError(
-            f"{type(function).__name__}.backward produced {bad} in {what}; "
-            f"{describe(tensor)}")
+            f"{type(fn).__name__}.backward (the op made {describe(output)}) produced "
+            f"{non_finite_origin(array, sources)}. It is the gradient of {describe(tensor_input)}")
+
+
+def _check_versions(fn, output) -> None:
+    """Refuse to differentiate with values that an in-place write changed after `fn` saved them."""
+    for k, (tensor, version) in enumerate(zip(fn.inputs + (output,), fn.saved_versions)):
+        if version is not None and tensor._version != version:
+            role = "its output" if k == len(fn.inputs) else f"its input {k}"
+            raise GradError(
+                f"backward(): {describe(tensor)} was modified in place after it was saved by "
+                f"{type(fn).__name__} at {format_location(output.created_at)} ({role}; version "
+                f"{version} then, {tensor._version} now), so that gradient would be computed from "
+                "the new values. Write the new values into a copy (x = x * 0 + v, or a fresh "
+                "Tensor), or make the edit before the forward pass.")
 
 
 def _accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
     """Add one consumer's gradient into `pending[tensor]`, in place when this pass owns that array.
 
     An array a Function returned may be shared (Add passes its gradient on to both inputs), so
-    it is never written to: the first addition into it makes a new array, which is then owned.
+    it is never written to: the first addition into it copies it into a new array, which is
+    then owned. Every pending gradient is an ndarray, also for a 0-d tensor: numpy arithmetic
+    on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost.
     """
     dtype = tensor.data.dtype
     previous = pending.get(tensor)
@@ -193,17 +219,19 @@ def _accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
             grad_input.add_to(previous)
             return
         else:
-            pending[tensor] = grad_input.add_to(previous.astype(dtype, copy=True))
+            pending[tensor] = grad_input.add_to(np.array(previous, dtype=dtype))
         owned.add(tensor)
         return
-    if grad_input.dtype != dtype:
-        grad_input = grad_input.astype(dtype)
+    if type(grad_input) is not np.ndarray or grad_input.dtype != dtype:
+        grad_input = np.asarray(grad_input, dtype=dtype)
     if previous is None:
         pending[tensor] = grad_input
     elif tensor in owned:
         previous += grad_input
     else:
-        pending[tensor] = previous + grad_input
+        total = np.array(previous)  # a copy this pass owns (np.array of a 0-d array is an array)
+        total += grad_input
+        pending[tensor] = total
         owned.add(tensor)
 
 
@@ -245,13 +273,15 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
                 tensor.grad += grad_output
             continue
         tensor.grad = grad_output
+        if fn.saved:
+            _check_versions(fn, tensor)
         grad_inputs = fn.backward(grad_output)
         for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
             if grad_input is None or not tensor_input.requires_grad:
                 continue
             if MODES.detect_anomaly:
-                _check_finite(getattr(grad_input, "values", grad_input), "the gradient of an input",
-                              fn, tensor_input)
+                _check_finite(getattr(grad_input, "values", grad_input), fn, tensor, grad_output,
+                              tensor_input)
             _accumulate(pending, owned, tensor_input, grad_input)
         if record:
             dense = tuple(g.dense() if type(g) is SliceGradient else g for g in grad_inputs)

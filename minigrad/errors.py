@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
+
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -76,3 +78,14 @@ def op_error(op: str, problem: str, tensors=(), error_type=OpError) -> MinigradE
     lines = [f"{op}: {problem}", f"  called at {format_location(user_location())}"]
     lines += [f"  input {i}: {describe(t)}" for i, t in enumerate(tensors)]
     return error_type("\n".join(lines))
+
+
+def non_finite_origin(result, sources) -> str:
+    """'NaN' or 'inf' found in `result`, and whether one of `sources` ([(what, array)], the values
+    the op read) already held it or the op made it from finite values."""
+    bad = "NaN" if np.isnan(result).any() else "inf"
+    carried = [what for what, array in sources
+               if np.asarray(array).dtype.kind == "f" and not np.all(np.isfinite(array))]
+    if carried:
+        return f"{bad}, which was already in {' and '.join(carried)}"
+    return f"{bad}, made by the op itself: every value it read was finite"

@@ -10,19 +10,22 @@ Subclasses write
 and keep any parameters (an axis, a shape) as attributes declared in `__slots__`. A gradient is
 an array of the input's shape, or a SliceGradient (values for part of the input, the rest zero),
 which backward adds into the input's gradient in place; `.dense()` gives it as an array.
+
+Saving an input's (or the output's) array also notes that tensor's version, one integer each;
+backward refuses to run if an in-place write has changed the tensor since (see Tensor.version).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad.autograd import MODES, SliceGradient  # noqa: F401  (part of the backward contract)
-from minigrad.errors import AnomalyError, describe, format_location, op_error, user_location
+from minigrad.errors import AnomalyError, describe, format_location, non_finite_origin, op_error, user_location
 from minigrad.tensor import Tensor, as_array
 
 
 class Function:
     """Base class of every primitive op. See the module docstring for the contract."""
-    __slots__ = ("inputs", "saved")
+    __slots__ = ("inputs", "saved", "saved_versions")
 
     def save_for_backward(self, *arrays) -> None:
         """Keep the arrays `backward` needs (read them back as `self.saved`)."""
@@ -50,10 +53,13 @@ class Function:
                 tensors = _lift_constants(inputs, location)
                 break
         fn = cls()
+        fn.saved = ()
         try:
-            data = fn.forward(*[t.data for t in tensors], **params)
+            data = fn.forward(*[t._data for t in tensors], **params)
         except (ValueError, IndexError, TypeError) as error:
             raise op_error(cls.__name__, str(error), tensors) from error
+        except MemoryError as error:
+            raise op_error(cls.__name__, f"numpy could not allocate the result ({error})", tensors) from error
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         requires_grad = False
@@ -65,16 +71,32 @@ class Function:
         out = Tensor._make(data, fn if requires_grad else None, requires_grad, location)
         if requires_grad:
             fn.inputs = tensors
+            if fn.saved:
+                fn.saved_versions = _saved_versions(fn.saved, tensors, out)
         if MODES.detect_anomaly and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+            sources = [(f"input {i}", t._data) for i, t in enumerate(tensors)]
             raise AnomalyError(
-                f"{cls.__name__} produced {'NaN' if np.isnan(data).any() else 'inf'} in forward "
-                f"at {format_location(out.created_at)}; inputs: "
-                + "; ".join(describe(t) for t in tensors))
+                f"{cls.__name__} (forward, at {format_location(out.created_at)}) produced "
+                f"{non_finite_origin(data, sources)}. Inputs: "
+                + "; ".join(f"{i}: {describe(t)}" for i, t in enumerate(tensors)))
         return out
 
     def __repr__(self):
         names = ", ".join(t.name or f"<{t.shape}>" for t in getattr(self, "inputs", ()))
         return f"{type(self).__name__}({names})"
+
+
+def _saved_versions(saved: tuple, tensors: tuple, out: Tensor) -> tuple:
+    """For each input, then the output: its version if backward reads its array, else None."""
+    versions = []
+    for t in tensors + (out,):
+        version = None
+        for array in saved:
+            if array is t._data:
+                version = t._version
+                break
+        versions.append(version)
+    return tuple(versions)
 
 
 def _lift_constants(inputs, location) -> tuple:

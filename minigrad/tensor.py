@@ -37,13 +37,16 @@ class Tensor:
 
     `grad_fn` is the Function that made this tensor (None for leaves: data you made, and
     parameters). `created_at` is the (file, line) of the user's code that made it, and
-    `scope` the names of the `minigrad.scope` blocks open then.
+    `scope` the names of the `minigrad.scope` blocks open then. `version` counts the in-place
+    writes made through the tensor (see `version`).
     """
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "created_at", "scope", "_hooks")
+    __slots__ = ("_data", "_version", "grad", "requires_grad", "grad_fn", "name", "created_at", "scope",
+                 "_hooks")
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
+        self._version = 0
         self.created_at = user_location()
         self.scope = autograd.MODES.scope
         self.name = name
@@ -60,7 +63,8 @@ class Tensor:
         """The fast constructor ops use: no copy, no checks."""
         out = object.__new__(cls)
         out.scope = autograd.MODES.scope
-        out.data = data
+        out._data = data
+        out._version = 0
         out.grad = None
         out.requires_grad = requires_grad
         out.grad_fn = grad_fn
@@ -70,6 +74,28 @@ class Tensor:
         return out
 
     # --- what it is ---------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        """Replacing the array (also `p.data -= lr * g`, which assigns the result back) is an
+        in-place write: the version goes up, so a Function that saved the old values notices."""
+        self._data = value if type(value) is np.ndarray else as_array(value, self._data.dtype)
+        self._version += 1
+
+    @property
+    def version(self) -> int:
+        """How many in-place writes went through this tensor: `.data = …`, `t[i] = …`, the
+        `*_()` methods and optimiser steps (PyTorch's `_version`). A Function notes the version of
+        each tensor it saves, and backward refuses to use a tensor written since.
+
+        Writing into the array itself (`t.data[i] = …`) is plain numpy and is not counted, as
+        in PyTorch, where `.data` is the escape hatch outside autograd; write `t[i] = …` instead.
+        """
+        return self._version
+
     @property
     def shape(self) -> tuple:
         return self.data.shape
@@ -163,12 +189,56 @@ class Tensor:
     def __rmatmul__(self, other): return ops.MatMul.apply(other, self)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor):
-            raise TypeError("Pow: the exponent must be a Python number, not a Tensor")
-        return ops.Pow.apply(self, exponent=float(exponent))
+        if isinstance(exponent, (Tensor, np.ndarray)):
+            return ops.TensorPow.apply(self, exponent)
+        return ops.Pow.apply(self, exponent=_number("Pow", exponent, self))
+
+    def __rpow__(self, base):
+        """base ** tensor, as 2.0 ** x: the base is a constant of the graph."""
+        if not isinstance(base, np.ndarray):
+            base = _number("Pow", base, self)
+        return ops.TensorPow.apply(base, self)
 
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_plain_index(index))
+
+    # --- in-place writes: not differentiated, counted in `version` ---------------------
+    def __setitem__(self, index, value):
+        def write(array): array[_plain_index(index)] = getattr(value, "data", value)
+        self._write_in_place("setitem", write)
+
+    def copy_(self, source) -> "Tensor":
+        def write(array): array[...] = getattr(source, "data", source)
+        return self._write_in_place("copy_", write)
+
+    def fill_(self, value: float) -> "Tensor":
+        return self._write_in_place("fill_", lambda array: array.fill(value))
+
+    def zero_(self) -> "Tensor":
+        return self._write_in_place("zero_", lambda array: array.fill(0))
+
+    def add_(self, other) -> "Tensor": return self._update("add_", np.add, other)
+    def sub_(self, other) -> "Tensor": return self._update("sub_", np.subtract, other)
+    def mul_(self, other) -> "Tensor": return self._update("mul_", np.multiply, other)
+    def div_(self, other) -> "Tensor": return self._update("div_", np.divide, other)
+
+    def _update(self, op: str, ufunc, other) -> "Tensor":
+        other = getattr(other, "data", other)
+        return self._write_in_place(op, lambda array: ufunc(array, other, out=array))
+
+    def _write_in_place(self, op: str, write) -> "Tensor":
+        """Change this tensor's values in place and count the write in its version."""
+        if self.requires_grad and autograd.MODES.grad_enabled:
+            raise GradError(
+                f"{op}: {describe(self)} requires grad, and an in-place write is not differentiated; "
+                f"write it inside `with minigrad.no_grad():` (as an optimiser step does), or compute "
+                f"a new tensor instead\n  called at {format_location(user_location())}")
+        try:
+            write(self._data)
+        except (ValueError, TypeError, IndexError) as error:
+            raise op_error(op, str(error), (self,)) from error
+        self._version += 1
+        return self
 
     def exp(self): return ops.Exp.apply(self)
     def log(self): return ops.Log.apply(self)
@@ -223,6 +293,14 @@ class RemovableHandle:
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+
+
+def _number(op: str, value, tensor: Tensor) -> float:
+    """A Python or numpy number, as a float; anything else is refused (not parsed: "2" is no number)."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    raise op_error(op, f"expected a number or a Tensor, not {type(value).__name__} {str(value)[:40]!r}",
+                   (tensor,), error_type=DTypeError)
 
 
 def _plain_index(index):

@@ -89,18 +89,53 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """c = a^p for a number p.    ∂c/∂a = p·a^(p-1):  ga = g·p·a^(p-1)."""
+    """c = a^p for a number p.    ∂c/∂a = p·a^(p-1):  ga = g·p·a^(p-1).
+
+    For p = 0, c = 1 everywhere and ga = 0, also at a = 0 where p·a^(p-1) would be 0·∞ (as PyTorch).
+    """
     __slots__ = ("exponent",)
 
     def forward(self, a, exponent: float):
         self.exponent = exponent
         self.save_for_backward(a)
-        return a ** exponent
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf is the answer
+            return a ** exponent
 
     def backward(self, g):
         (a,) = self.saved
         p = self.exponent
-        return (g * p * a ** (p - 1),)
+        if p == 0:
+            return (np.zeros_like(g),)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * p * a ** (p - 1),)
+
+
+class TensorPow(BroadcastingFunction):
+    """c = a^b for tensors a and b (either may be a constant, as in 2.0 ** x).
+
+    ∂c/∂a = b·a^(b-1):  ga = g·b·a^(b-1), 0 where b = 0 (as Pow).
+    ∂c/∂b = aᵇ·ln a = c·ln a:  gb = g·c·ln a, 0 where a = 0 and b ≥ 0 (c is 0 or 1 there and
+    does not move with b; PyTorch's choice too).
+    """
+    __slots__ = ()
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = a ** b
+        self.save_for_backward(a, b, c)
+        return c
+
+    def backward(self, g):
+        a, b, c = self.saved
+        a_in, b_in = self.inputs
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if a_in.requires_grad:
+                ga = sum_to_shape(np.where(b == 0, 0.0, g * b * a ** (b - 1)), a.shape)
+            if b_in.requires_grad:
+                gb = sum_to_shape(np.where((a == 0) & (b >= 0), 0.0, g * c * np.log(a)), b.shape)
+        return (None if ga is None else ga.astype(g.dtype, copy=False),
+                None if gb is None else gb.astype(g.dtype, copy=False))
 
 
 class Exp(Function):
@@ -155,12 +190,15 @@ class Tanh(Function):
 class Sigmoid(Function):
     """c = σ(a) = 1 / (1 + e⁻ᵃ).    ∂c/∂a = σ(a)(1 - σ(a)) = c(1 - c):  ga = g·c·(1 - c).
 
-    Computed as (1 + tanh(a/2)) / 2, the same function without overflow for large |a|.
+    Computed from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0 and e / (1 + e)
+    for a < 0. Neither subtracts, so σ keeps its relative precision for very negative a
+    (σ(-40) = 4.2e-18, not 0) down to where e^a itself underflows, about -745 in float64.
     """
     __slots__ = ()
 
     def forward(self, a):
-        c = 0.5 * (1 + np.tanh(0.5 * a))
+        e = np.exp(-np.abs(a))
+        c = np.where(a >= 0, 1, e) / (1 + e)
         self.save_for_backward(c)
         return c
 

@@ -69,8 +69,10 @@ class Max(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.axes = _axes(axis, a.ndim)
         self.keepdims = keepdims
-        if a.size == 0:
-            raise ValueError("cannot take the max of an empty tensor")
+        empty = [ax for ax in self.axes if a.shape[ax] == 0]
+        if empty:  # elsewhere an empty input gives an empty result, as in numpy
+            raise ValueError(f"cannot take the max over axis {empty[0]} of shape {a.shape}: it has "
+                             "no elements, so there is no maximum")
         c = a.max(axis=self.axes, keepdims=True)
         self.save_for_backward(a == c)
         return c if keepdims else np.squeeze(c, axis=self.axes)

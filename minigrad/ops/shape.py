@@ -42,7 +42,8 @@ class Transpose(Function):
     __slots__ = ("axes",)
 
     def forward(self, a, axes: tuple):
-        if sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)) or len(axes) != a.ndim:
+        in_range = all(-a.ndim <= ax < a.ndim for ax in axes)
+        if not in_range or sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
         self.axes = axes
         return a.transpose(axes)

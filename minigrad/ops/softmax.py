@@ -35,6 +35,9 @@ class LogSoftmax(Function):
     """y = x - max x - log Σ exp(x - max x) along `axis`.
 
     ∂yᵢ/∂xⱼ = δᵢⱼ - softmax(x)ⱼ, so gx = g - softmax(x) ⊙ Σⱼ gⱼ, with softmax(x) = exp(y).
+
+    Written as gx = g·(1 - p) - p·(Σⱼ gⱼ - g) with p = exp(y) and 1 - p = -expm1(y): where one
+    class has p ≈ 1 and a huge g (the log of a tiny loss), g - p·Σg would cancel to noise.
     """
     __slots__ = ("axis",)
 
@@ -50,5 +53,6 @@ class LogSoftmax(Function):
     def backward(self, g):
         (y,) = self.saved
         # BEGIN SOLUTION 2.2
-        return (g - np.exp(y) * g.sum(axis=self.axis, keepdims=True),)
+        p = np.exp(y)
+        return (-np.expm1(y) * g - p * (g.sum(axis=self.axis, keepdims=True) - g),)
         # END SOLUTION
