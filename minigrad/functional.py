@@ -95,11 +95,14 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
 
     Each piece is a GetItem of `x`, so the graph shows where each piece came from.
     """
+    _check_axis("split", x, axis)
     length = x.shape[axis]
-    if isinstance(sizes, int):
+    if isinstance(sizes, (int, np.integer)):
         if sizes <= 0:
             raise op_error("split", f"piece size must be positive, not {sizes}", (x,))
         sizes = [min(sizes, length - start) for start in range(0, length, sizes)]
+    if any(not isinstance(size, (int, np.integer)) or size < 0 for size in sizes):
+        raise op_error("split", f"sizes must be non-negative integers, not {list(sizes)}", (x,))
     if sum(sizes) != length:
         raise op_error("split", f"sizes {list(sizes)} add up to {sum(sizes)}, but axis {axis} "
                        f"has length {length}", (x,))
@@ -113,4 +116,14 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
 
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
     """Cut `x` into `chunks` equal pieces along `axis` (the last may be smaller, as torch.chunk)."""
-    return split(x, -(-x.shape[axis] // chunks), axis=axis)
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise op_error("chunk", f"the number of chunks must be a positive integer, not {chunks!r}", (x,))
+    _check_axis("chunk", x, axis)
+    return split(x, max(1, -(-x.shape[axis] // chunks)), axis=axis)
+
+
+def _check_axis(op: str, x: Tensor, axis: int) -> None:
+    if x.ndim == 0:
+        raise op_error(op, "a 0-d tensor has no axis to cut along", (x,))
+    if not -x.ndim <= axis < x.ndim:
+        raise op_error(op, f"axis {axis} is out of range for a tensor of shape {x.shape}", (x,))
