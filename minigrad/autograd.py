@@ -124,6 +124,8 @@ class SliceGradient:
         transposed or strided buffer is a copy, and the sums would go into the copy.
         """
         rows = self.index.reshape(-1)
+        if rows.size == 0:  # an empty gather picked nothing
+            return
         rows = np.where(rows < 0, rows + buffer.shape[0], rows)  # -1 and n-1 are one row
         order = np.argsort(rows, kind="stable")
         values = self.values.reshape((rows.size,) + buffer.shape[1:]).take(order, axis=0)
