@@ -1,4 +1,8 @@
-"""Optimisers: they read each parameter's `.grad` and change its `.data` in place."""
+"""Optimisers: they read each parameter's `.grad` and change its `.data` in place.
+
+`p.data -= update` assigns the result back to `p.data`, which counts as an in-place write in
+`p.version`: a graph built before the step refuses to backpropagate through the old values.
+"""
 from __future__ import annotations
 
 from typing import Iterable
