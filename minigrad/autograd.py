@@ -13,7 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from minigrad.errors import AnomalyError, GradError, describe, format_location, non_finite_origin, user_location
+from minigrad.errors import (AnomalyError, GradError, describe, format_location, non_finite_origin,
+                             user_location)
 
 
 class Modes:

@@ -33,8 +33,9 @@ def test_programs_cover_every_op_and_index_kind():
                    "mg.chunk(", "fused=False", "mg.log_softmax(", "mg.cross_entropy(",
                    "[None", "[...", ":, np.array(", "1:]"):
         assert needle in sources, needle
-    for index_kind in (r"\[-?\d+\]", r"\[-?\d+:-?\d+:\d\]", r"\[np\.array\(\[-?\d", r"\[np\.array\(\[(True|False)",
-                       r"\[np\.array\(-?\d+\)\]", r"\[np\.array\(\[\], dtype", r"\[np\.array\(\[[^]]*\]\), np\.array"):
+    for index_kind in (r"\[-?\d+\]", r"\[-?\d+:-?\d+:\d\]", r"\[np\.array\(\[-?\d",
+                       r"\[np\.array\(\[(True|False)", r"\[np\.array\(-?\d+\)\]",
+                       r"\[np\.array\(\[\], dtype", r"\[np\.array\(\[[^]]*\]\), np\.array"):
         assert re.search(index_kind, sources), index_kind
     shapes = {a.ndim for seed in range(300) for a, _ in fuzz_torch.generate(seed).leaves.values()}
     assert shapes == {0, 1, 2, 3, 4}

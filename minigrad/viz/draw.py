@@ -121,7 +121,10 @@ def _on_paths_to(targets, tensors, roots) -> set:
                 frontier.append(out)
     ancestors = set(tensors)  # every tensor drawn reaches a root
     on_path = {t for t in reached if t in ancestors}
-    return on_path | {t.grad_fn for t in on_path if t.grad_fn is not None and t not in targets}
+    # The op that makes a tensor on a path is on it too, unless the tensor is where a path
+    # starts and nothing on a path feeds it (the op that makes α from e is not between α and c).
+    return on_path | {t.grad_fn for t in on_path if t.grad_fn is not None and
+                      (t not in targets or any(x in on_path for x in t.grad_fn.inputs))}
 
 
 def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlight=(),
