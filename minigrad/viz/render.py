@@ -73,8 +73,9 @@ def render(engine, format=None, filepath=None, renderer=None, formatter=None, ne
     """Render the DOT file `filepath`; returns the path written (graphviz.render's contract)."""
     name, program = which_renderer()
     if name == SYSTEM_DOT:
-        return graphviz.render(engine, format, filepath, renderer, formatter, neato_no_op, quiet,
-                               outfile=outfile, raise_if_result_exists=raise_if_result_exists,
+        return graphviz.render(engine, format, filepath, renderer=renderer, formatter=formatter,
+                               neato_no_op=neato_no_op, quiet=quiet, outfile=outfile,
+                               raise_if_result_exists=raise_if_result_exists,
                                overwrite_filepath=overwrite_filepath)
     if outfile is None:
         suffix = ".".join(part for part in (formatter, renderer, format) if part)
