@@ -210,7 +210,7 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
                 attrs.update(color=PATH_COLOUR, penwidth="2")
             edges.setdefault((source, fn_node), attrs)
     edges = _copy_widely_shared_leaves(tensors, box_of, nodes, edges)
-    graph.attr(rankdir=_rank_direction(layout, nodes, edges))
+    graph.graph_attr["rankdir"] = _rank_direction(layout, nodes, edges)
 
     members = defaultdict(list)  # the drawn nodes of each scope, for clusters
     for name, (scope, attrs) in nodes.items():
