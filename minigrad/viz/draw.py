@@ -17,6 +17,8 @@ from minigrad.errors import MinigradError, format_location
 from minigrad.nn.module import Parameter
 from minigrad.tensor import Tensor
 from minigrad.viz import render
+# rendering's errors, importable from here too
+from minigrad.viz.render import GraphvizNotInstalledError, UnsupportedFormatError  # noqa: F401
 
 COLOURS = {
     "parameter": "#fdd49e",     # orange: what the optimiser learns
