@@ -17,9 +17,22 @@ import numpy as np
 
 import minigrad as mg
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
+from minigrad.viz.draw import LAYOUTS
 
 DEMO_DATES = ["3 may 1979", "5 april 09", "21th of august 2016", "tue 10 jul 2007",
               "saturday may 9 2018", "march 3 2001", "march 3rd 2001", "1 march 2001"]
+
+
+DESCRIPTION = """\
+The date translator of minigrad's course: an encoder-decoder with attention, built on minigrad,
+that turns human dates ("3 may 1979") into ISO dates ("1979-05-03"), and draws what it computes.
+
+  python -m attention train --out runs/dates         train (about a minute), then translate a few
+                                                      dates, write the attention heatmap and the
+                                                      graph of decoder step 1 into runs/dates/
+  python -m attention translate --model runs/dates "3 may 1979"
+
+Each command has its own --help (python -m attention train --help)."""
 
 
 class UsageError(Exception):
@@ -72,16 +85,17 @@ def command_train(args) -> int:
 
 
 def _write_pictures(model, human, machine, text, output, alpha, out_dir) -> None:
+    """The demo's closing lines: where its two pictures are (or why one is missing)."""
     from attention.plot import attention_heatmap
     try:
         path = attention_heatmap(alpha, list(text), list(output), os.path.join(out_dir, "attention.png"),
                                  title=f"α for {text!r} → {output}")
-        print(f"heatmap: {path}")
+        print(f"attention heatmap of {text!r}: {path}")
     except RuntimeError as error:
         print(f"(no heatmap: {error})")
     try:
         path = draw_decoder_step(model, human, text, 1, os.path.join(out_dir, "decoder_step_1.svg"))
-        print(f"graph of decoder step 1: {path}")
+        print(f"computation graph of decoder step 1: {path}")
     except mg.viz.GraphvizNotInstalledError as error:
         print(f"(no graph: {error})")
 
@@ -143,7 +157,7 @@ def command_evaluate(args) -> int:
     return 0
 
 
-def draw_decoder_step(model, human, text: str, step: int, out: str) -> str:
+def draw_decoder_step(model, human, text: str, step: int, out: str, layout: str = "auto") -> str:
     """Render decoder step `step` for `text`: the other steps and the encoder collapsed, the
     paths to α<step,·> and c<step> highlighted, gradients (of the loss against the model's own
     prediction) filled in."""
@@ -157,18 +171,19 @@ def draw_decoder_step(model, human, text: str, step: int, out: str) -> str:
     highlight = [t for t in tensors if t.name in (f"alpha<{step},·>", f"c<{step}>")]
     others = tuple(f"decoder t={t}" for t in range(1, model.config.Ty + 1) if t != step)
     stem, extension = os.path.splitext(out)
-    drawing = mg.draw(loss, highlight=highlight, collapse=("encoder",) + others)
+    drawing = mg.draw(loss, highlight=highlight, collapse=("encoder",) + others, layout=layout)
     return drawing.render(stem, format=extension.lstrip(".") or "svg", cleanup=True)
 
 
 def command_graph(args) -> int:
     model, human, _, _ = load_checkpoint(args.model)
-    print(draw_decoder_step(model, human, args.text, args.step, args.out))
+    print(draw_decoder_step(model, human, args.text, args.step, args.out, layout=args.layout))
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m attention", description=__doc__.split("\n")[0])
+    root = argparse.ArgumentParser(prog="python -m attention", description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train a model and write DIR/model.npz + DIR/config.json")
@@ -208,7 +223,11 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("graph", help="draw decoder step t's computation graph")
     p.add_argument("--model", required=True)
     p.add_argument("--step", type=int, default=1)
-    p.add_argument("--out", default="decoder_step.svg")
+    p.add_argument("--out", default="decoder_step.svg",
+                   help="svg, png, jpeg, …: the extension picks the format (pdf needs Graphviz's `dot`)")
+    p.add_argument("--layout", default="auto", choices=LAYOUTS,
+                   help="TB: top to bottom, LR: left to right; auto (default) picks TB for a graph "
+                        "longer than wide")
     p.add_argument("text")
     p.set_defaults(run=command_graph)
     return root

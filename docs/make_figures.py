@@ -6,7 +6,8 @@
 
 Two kinds of pictures, both made by the project's own code:
 
-1. Graphs (SVG, Graphviz `dot`). The pages draw them: their code calls
+1. Graphs (SVG, Graphviz `dot`, or graphviz-pure without it; draw's layout="auto" lays the
+   chains top to bottom). The pages draw them: their code calls
    `mg.draw(...).render("figures/NAME", ...)`. This script runs every page (run_pages.py), each
    in a temporary directory, and copies what the page wrote under figures/. So the picture
    beside a code block is the picture that code makes.
@@ -123,7 +124,9 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
                           title=f"α for {TEXT!r} → {outputs[0]}")
         if name == "healthy":
             with working_directory(ROOT):  # tooltips name source lines relative to the repository
-                graph = Path(draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg")))
+                # top to bottom: a tall chain that a page shows shrunk to its width
+                graph = Path(draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg"),
+                                               layout="TB"))
             graph.write_text(renumbered(graph.read_text(encoding="utf-8")), encoding="utf-8")
         record["runs"][name] = {
             "command": run["command"], "config": dataclasses.asdict(config),

@@ -9,6 +9,7 @@ as failed tests.
 """
 import json
 import os
+import shutil
 import signal
 import tomllib
 from pathlib import Path
@@ -25,6 +26,16 @@ except ImportError:
 MANIFEST = Path(__file__).resolve().parents[1] / "coursework.toml"
 TASK_IDS = [str(task["id"]) for task in tomllib.loads(MANIFEST.read_text()).get("task", [])] \
     if MANIFEST.is_file() else []
+
+
+@pytest.fixture(params=[pytest.param("dot", marks=pytest.mark.system_dot), "graphviz-pure"])
+def renderer(request, monkeypatch):
+    """A test that takes this runs once per renderer, forced through MINIGRAD_RENDERER (also in
+    subprocesses): Graphviz's own `dot`, where it is on PATH, and the pip-installed graphviz-pure."""
+    if request.param == "dot" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's `dot` is not on PATH (.ci/run installs it and runs -m system_dot)")
+    monkeypatch.setenv("MINIGRAD_RENDERER", request.param)
+    return request.param
 
 
 def task_marker(task_id: str) -> str:

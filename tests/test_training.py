@@ -1,7 +1,10 @@
 """Training and the command line, on the small reversal task so each test takes seconds."""
 import json
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,7 +93,7 @@ def test_cli_evaluate_reports_malformed_lines(trained_reverse, tmp_path, capsys)
     assert "exact match" in captured.out
 
 
-def test_cli_graph_highlights_alpha_and_c(trained_reverse, tmp_path):
+def test_cli_graph_highlights_alpha_and_c(trained_reverse, tmp_path, renderer):
     out = tmp_path / "step2.svg"
     assert main(["graph", "--model", trained_reverse, "--step", "2", "--out", str(out), "12345678"]) == 0
     svg = ET.parse(out).getroot()
@@ -98,6 +101,18 @@ def test_cli_graph_highlights_alpha_and_c(trained_reverse, tmp_path):
     assert "alpha<2,·>" in text and "c<2>" in text and "grad" in text
     assert "decoder t=1" in text and "(collapsed)" in text  # the other steps are boxes
     assert "alpha<1,·>" not in text
+
+
+def test_cli_graph_takes_a_layout_and_names_the_formats_it_cannot_write(trained_reverse, tmp_path,
+                                                                        monkeypatch, capsys):
+    monkeypatch.setenv("MINIGRAD_RENDERER", "graphviz-pure")
+    out = tmp_path / "step1.png"
+    assert main(["graph", "--model", trained_reverse, "--layout", "LR", "--out", str(out), "1234"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG" and capsys.readouterr().out.strip() == str(out)
+    assert main(["graph", "--model", trained_reverse, "--out", str(tmp_path / "step1.pdf"), "1234"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: format 'pdf' needs Graphviz's `dot`") and "svg" in error
+    assert "Traceback" not in error
 
 
 def test_cli_user_mistakes_give_messages_not_tracebacks(trained_reverse, tmp_path, capsys):
@@ -127,15 +142,26 @@ def test_checkpoint_config_is_plain_json(trained_reverse):
     assert np.load(os.path.join(trained_reverse, "model.npz"), allow_pickle=False).files
 
 
-def test_the_dates_demo_prints_translations_and_writes_pictures(tmp_path, capsys):
-    """The README's demo path, on a tiny budget: translations printed, heatmap and graph written."""
+def test_the_dates_demo_prints_translations_and_writes_pictures(tmp_path):
+    """The README's demo command, on a tiny budget, run as a newcomer runs it: a fresh process
+    with no Graphviz on PATH. It prints translations, then the paths of the heatmap and of the
+    graph, which are there."""
     pytest.importorskip("matplotlib")
     out = tmp_path / "dates"
-    assert main(["train", "--train-size", "200", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "3 may 1979 →" in printed
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_RENDERER"}
+    env.update(PATH=str(tmp_path), PYTHONPATH=os.pathsep.join([str(root), env.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "attention", "train", "--train-size", "200",
+                           "--epochs", "1", "--no-progress", "--out", str(out)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()
+    assert any(line.strip().startswith("3 may 1979 →") for line in printed)
+    assert printed[-2:] == [f"attention heatmap of '3 may 1979': {out / 'attention.png'}",
+                            f"computation graph of decoder step 1: {out / 'decoder_step_1.svg'}"]
     assert (out / "attention.png").read_bytes()[:4] == b"\x89PNG"
     svg = ET.parse(out / "decoder_step_1.svg").getroot()
+    assert "graphviz-pure" in (out / "decoder_step_1.svg").read_text(encoding="utf-8")
     assert any("alpha<1,·>" in (t.text or "") for t in svg.iter("{http://www.w3.org/2000/svg}text"))
 
 
@@ -144,6 +170,15 @@ def test_minigrad_demo_prints_every_gradient(capsys):
     minigrad_demo()
     printed = capsys.readouterr().out
     assert printed.startswith("loss = ") and "weight" in printed and "Tanh" in printed
+
+
+@pytest.mark.parametrize("module", ["minigrad", "attention"])
+def test_both_entry_points_answer_help_without_running_anything(module):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: python -m {module}")
+    assert "loss =" not in done.stdout  # the demo did not run
+    assert ("seeded" if module == "minigrad" else "python -m attention train --out runs/dates") in done.stdout
 
 
 def test_fused_training_and_the_composed_model_it_loads_into(tmp_path):

@@ -1,19 +1,19 @@
-"""Drawing with the real `dot`: render to SVG, parse it, and check what a person would see."""
+"""Drawing, rendered to SVG by each renderer (Graphviz's `dot` and graphviz-pure, see the
+`renderer` fixture), parsed, and checked for what a person would see."""
 import os
 import re
-import shutil
 import xml.etree.ElementTree as ET
 
+import graphviz
 import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.viz.draw import CURRENT_COLOUR, DONE_COLOUR, PATH_COLOUR, GraphTooLargeError, \
-    GraphvizNotInstalledError
+from minigrad.viz import GraphvizNotInstalledError, UnsupportedFormatError
+from minigrad.viz.draw import CURRENT_COLOUR, DONE_COLOUR, PATH_COLOUR, GraphTooLargeError
 from seed_graph import attention_step, line_of
 
 SVG = "{http://www.w3.org/2000/svg}"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
 
 def svg_of(drawing) -> ET.Element:
@@ -58,8 +58,7 @@ def step():
     return graph
 
 
-@needs_dot
-def test_nodes_show_seed_names_shapes_values_and_grads(step):
+def test_nodes_show_seed_names_shapes_values_and_grads(step, renderer):
     nodes = groups(svg_of(mg.draw(step["loss"])), "node")
     labels = {texts(g) for g in nodes.values()}
     alpha = next(label for label in labels if label.startswith("alpha<1,·>"))
@@ -71,31 +70,27 @@ def test_nodes_show_seed_names_shapes_values_and_grads(step):
     assert {"Softmax", "MatMul", "Concat"} <= labels  # op nodes show the Function's name
 
 
-@needs_dot
-def test_large_tensors_show_min_mean_max():
+def test_large_tensors_show_min_mean_max(renderer):
     x = mg.Tensor(np.arange(20.0), requires_grad=True, name="big")
     nodes = groups(svg_of(mg.draw((x * 2).sum())), "node")
     big = next(texts(g) for g in nodes.values() if texts(g).startswith("big"))
     assert "min 0  mean 9.5  max 19" in big
 
 
-@needs_dot
-def test_tooltip_is_the_source_line(step):
+def test_tooltip_is_the_source_line(step, renderer):
     svg = svg_of(mg.draw(step["loss"]))
     alpha = next(g for g in groups(svg, "node").values() if texts(g).startswith("alpha<1,·>"))
     tooltip = alpha.find(f".//{SVG}a").get("{http://www.w3.org/1999/xlink}title")
     assert tooltip.endswith(f"seed_graph.py:{line_of('alpha = ')}")
 
 
-@needs_dot
-def test_broadcast_edge_says_sigma_axis(step):
+def test_broadcast_edge_says_sigma_axis(step, renderer):
     edges = groups(svg_of(mg.draw(step["loss"])), "edge")
     labelled = [texts(g) for g in edges.values() if "Σ" in texts(g)]
     assert "Σ axis 0" in labelled  # s<0> (1, 2) was repeated over the Tx rows
 
 
-@needs_dot
-def test_highlight_colours_the_path_from_alpha_to_loss(step):
+def test_highlight_colours_the_path_from_alpha_to_loss(step, renderer):
     drawing = mg.draw(step["loss"], highlight=(step["alpha"],))
     svg = svg_of(drawing)
     nodes = groups(svg, "node")
@@ -108,8 +103,7 @@ def test_highlight_colours_the_path_from_alpha_to_loss(step):
     assert len(red_edges) == 6  # alpha→MatMul→c→Mul→t→Sum→loss
 
 
-@needs_dot
-def test_scopes_become_clusters_and_collapse_into_one_box(step):
+def test_scopes_become_clusters_and_collapse_into_one_box(step, renderer):
     svg = svg_of(mg.draw(step["loss"]))
     box = frame(groups(svg, "cluster")["cluster_attention t=1"])
     nodes = {texts(g).split("\n")[0]: g for g in groups(svg, "node").values()}
@@ -132,8 +126,7 @@ def test_max_nodes_collapses_scopes_with_a_warning_or_refuses(step):
         mg.draw(step["loss"], max_nodes=3)
 
 
-@needs_dot
-def test_step_view_shades_done_ops_and_hides_unfinished_grads(step):
+def test_step_view_shades_done_ops_and_hides_unfinished_grads(step, renderer):
     svg = svg_of(mg.draw(step["loss"], step=1))
     nodes = {texts(g).split("\n")[0]: g for g in groups(svg, "node").values()}
     assert DONE_COLOUR in fills(nodes["Sum"])  # step 0
@@ -144,18 +137,72 @@ def test_step_view_shades_done_ops_and_hides_unfinished_grads(step):
     assert "grad [[1., 1., 1.]]" in texts(squared)  # c*c feeds Sum: its grad is all ones
 
 
-def test_no_dot_gives_source_and_a_clear_render_error(step, monkeypatch, tmp_path):
+def test_without_dot_on_path_drawings_render_with_graphviz_pure(step, monkeypatch, tmp_path):
+    monkeypatch.delenv("MINIGRAD_RENDERER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no `dot` anywhere
+    assert mg.viz.which_renderer()[0] == "graphviz-pure"  # found beside this Python, not on PATH
+    drawing = mg.draw(step["loss"])
+    nodes = groups(svg_of(drawing), "node")
+    assert any(texts(g).startswith("alpha<1,·>") for g in nodes.values())
+    written = drawing.render(str(tmp_path / "g"), format="svg", cleanup=True)
+    assert written == str(tmp_path / "g.svg") and ET.parse(written).getroot().tag == f"{SVG}svg"
+    assert not (tmp_path / "g").exists()  # cleanup removed the DOT source, as with dot
+
+
+def test_render_keeps_graphvizs_api_on_both_renderers(step, renderer, tmp_path):
+    drawing = mg.draw(step["loss"])
+    assert drawing.render(outfile=tmp_path / "out.svg") == str(tmp_path / "out.svg")
+    assert (tmp_path / "out.gv").read_text(encoding="utf-8") == drawing.source
+    assert drawing.render("g", directory=tmp_path, format="svg") == os.path.join(str(tmp_path), "g.svg")
+    with pytest.raises(graphviz.FileExistsError):
+        drawing.render(outfile=tmp_path / "out.svg", raise_if_result_exists=True)
+    text = drawing.pipe(format="svg", encoding="utf-8")
+    assert isinstance(text, str) and text.lstrip().startswith("<?xml")
+    png = drawing.pipe(format="png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"  # both write PNG
+
+
+def test_jupyter_shows_the_drawing_inline_on_both_renderers(step, renderer):
+    drawing = mg.draw(step["loss"], highlight=(step["alpha"],))
+    bundle = drawing._repr_mimebundle_()  # what Jupyter calls to display a cell's value
+    svg = ET.fromstring(bundle["image/svg+xml"])
+    labels = [texts(g) for g in groups(svg, "node").values()]
+    assert any(label.startswith("alpha<1,·>") for label in labels)
+    assert drawing._repr_svg_() == bundle["image/svg+xml"]
+
+
+def test_a_format_graphviz_pure_cannot_write_says_what_works(step, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINIGRAD_RENDERER", "graphviz-pure")
+    drawing = mg.draw(step["loss"])
+    with pytest.raises(UnsupportedFormatError, match=r"format 'pdf' needs Graphviz's `dot`.*svg.*"
+                                                     r"png.*apt-get install graphviz") as error:
+        drawing.pipe(format="pdf")
+    assert isinstance(error.value, GraphvizNotInstalledError)  # one handler covers both
+    with pytest.raises(UnsupportedFormatError, match="'ps'"):
+        drawing.render(str(tmp_path / "g"), format="ps")
+
+
+def test_with_no_renderer_the_source_remains_and_the_error_says_how_to_install(step, monkeypatch):
+    monkeypatch.delenv("MINIGRAD_RENDERER", raising=False)
+    monkeypatch.setattr(mg.viz.render.shutil, "which", lambda *args, **kwargs: None)
     drawing = mg.draw(step["loss"])
     assert "alpha<1,·>" in drawing.source
-    with pytest.raises(GraphvizNotInstalledError, match="apt-get install graphviz"):
+    with pytest.raises(GraphvizNotInstalledError, match=r"pip install graphviz-pure.*apt-get install graphviz"):
         drawing.pipe(format="svg")
-    with pytest.raises(GraphvizNotInstalledError):
-        drawing.render(str(tmp_path / "g"), format="svg")
 
 
-@needs_dot
-def test_backward_frames_writes_one_svg_per_step(tmp_path):
+def test_forcing_a_renderer_that_is_missing_or_unknown_is_a_clear_error(step, monkeypatch, tmp_path):
+    drawing = mg.draw(step["loss"])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("MINIGRAD_RENDERER", "dot")
+    with pytest.raises(GraphvizNotInstalledError, match="MINIGRAD_RENDERER=dot, but Graphviz's `dot` is not on PATH"):
+        drawing.pipe(format="svg")
+    monkeypatch.setenv("MINIGRAD_RENDERER", "cairo")
+    with pytest.raises(ValueError, match="MINIGRAD_RENDERER='cairo': use 'dot' or 'graphviz-pure'"):
+        drawing.pipe(format="svg")
+
+
+def test_backward_frames_writes_one_svg_per_step(tmp_path, renderer):
     graph = attention_step()
     functions = sum(1 for t in mg.topological_order(graph["loss"]) if t.grad_fn is not None)
     paths = mg.backward_frames(graph["loss"], tmp_path / "frames")
@@ -176,9 +223,15 @@ def test_draw_needs_a_root():
         mg.draw()
 
 
-def test_unrendered_drawing_keeps_rankdir_and_legend(step):
-    source = mg.draw(step["loss"], rankdir="TB").source
-    assert "rankdir=TB" in source and "cluster_legend" in source
+def test_layout_auto_draws_chains_top_to_bottom_and_wide_graphs_left_to_right(step):
+    assert "rankdir=TB" in mg.draw(step["loss"]).source  # a chain: longer than wide
+    leaves = [mg.Tensor([float(k)], requires_grad=True, name=f"x{k}") for k in range(8)]
+    wide = mg.concat(leaves).sum()  # eight leaves side by side, three ranks deep
+    assert "rankdir=LR" in mg.draw(wide).source
+    source = mg.draw(step["loss"], layout="LR").source
+    assert "rankdir=LR" in source and "cluster_legend" in source
+    with pytest.raises(ValueError, match=r"draw\(layout='sideways'\): use one of 'auto', 'TB'"):
+        mg.draw(step["loss"], layout="sideways")
 
 
 def test_a_weight_shared_by_many_ops_is_drawn_beside_each_use():

@@ -1,8 +1,10 @@
-"""Seeing the graph: draw it (graphviz), trace it as assignments, render backward frame by frame."""
-from minigrad.viz.draw import (Drawing, GraphTooLargeError, GraphvizNotInstalledError, draw,
-                               summarise)
+"""Seeing the graph: draw it (rendered by Graphviz's `dot` or graphviz-pure), trace it as
+assignments, render backward frame by frame."""
+from minigrad.viz.draw import Drawing, GraphTooLargeError, draw, summarise
+from minigrad.viz.render import GraphvizNotInstalledError, UnsupportedFormatError, which_renderer
 from minigrad.viz.frames import backward_frames
 from minigrad.viz.trace import Trace, trace
 
-__all__ = ["Drawing", "GraphTooLargeError", "GraphvizNotInstalledError", "draw", "summarise",
+__all__ = ["Drawing", "GraphTooLargeError", "GraphvizNotInstalledError", "UnsupportedFormatError",
+           "which_renderer", "draw", "summarise",
            "backward_frames", "Trace", "trace"]

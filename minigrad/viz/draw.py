@@ -7,7 +7,7 @@ axes says so ("Σ axis 0"), because that step is the one students most often get
 from __future__ import annotations
 
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import graphviz
 import numpy as np
@@ -16,6 +16,9 @@ from minigrad.autograd import topological_order
 from minigrad.errors import MinigradError, format_location
 from minigrad.nn.module import Parameter
 from minigrad.tensor import Tensor
+from minigrad.viz import render
+# rendering's errors, importable from here too
+from minigrad.viz.render import GraphvizNotInstalledError, UnsupportedFormatError  # noqa: F401
 
 COLOURS = {
     "parameter": "#fdd49e",     # orange: what the optimiser learns
@@ -29,37 +32,35 @@ DONE_COLOUR = "#bdbdbd"         # step view: Functions whose backward has run
 CURRENT_COLOUR = "#ffd92f"      # step view: the Function of this step
 SMALL = 12                      # tensors with at most this many elements show every value
 SHARED_COPIES = 8               # a leaf used by more ops than this is drawn beside each use
+LAYOUTS = ("auto", "TB", "LR", "BT", "RL")  # Graphviz's rank directions, or pick by shape
 
 
 class GraphTooLargeError(MinigradError, ValueError):
     """The drawing would have more nodes than `max_nodes` even with its scopes collapsed."""
 
 
-class GraphvizNotInstalledError(MinigradError, RuntimeError):
-    """The `dot` program that turns DOT source into pictures is missing."""
-
-
 class Drawing(graphviz.Digraph):
-    """A graphviz.Digraph whose rendering explains how to install Graphviz when `dot` is missing."""
+    """A graphviz.Digraph that renders with Graphviz's `dot` when it is on PATH and with the
+    pip-installed graphviz-pure otherwise (see minigrad.viz.render): `render`, `pipe` and
+    Jupyter's inline SVG keep graphviz's API either way.
+    """
 
-    def pipe(self, *args, **kwargs):
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise _not_installed() from error
+    # graphviz runs `dot` through these three (its documented seams for mocking).
+    @property
+    def _render(self):
+        return render.render
 
-    def render(self, *args, **kwargs):
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise _not_installed() from error
+    @property
+    def _pipe_lines(self):
+        return render.pipe_lines
 
+    @property
+    def _pipe_lines_string(self):
+        return render.pipe_lines_string
 
-def _not_installed() -> GraphvizNotInstalledError:
-    return GraphvizNotInstalledError(
-        "rendering needs Graphviz's `dot` program, which is not on PATH. Install it with "
-        "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
-        "`conda install graphviz`. The DOT source is available without it as `drawing.source`.")
+    def _repr_svg_(self) -> str:
+        """Inline SVG for notebooks that ask for `_repr_svg_` (Jupyter uses `_repr_mimebundle_`)."""
+        return self.pipe(format="svg", encoding="utf-8")
 
 
 def summarise(array: np.ndarray | None) -> str:
@@ -128,7 +129,7 @@ def _on_paths_to(targets, tensors, roots) -> set:
 
 
 def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlight=(),
-         collapse=(), max_nodes: int | None = None, rankdir: str = "LR",
+         collapse=(), max_nodes: int | None = None, layout: str = "auto",
          step: int | None = None) -> Drawing:
     """Draw the graph that made `roots` (usually the loss).
 
@@ -136,11 +137,16 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
     collapse: scope names (see `minigrad.scope`) drawn as one box each, with their inputs and outputs.
     max_nodes: more nodes than this collapses the outermost scopes (with a warning), or raises
         GraphTooLargeError if that is not enough.
+    layout: "TB" (inputs at the top, the loss at the bottom), "LR" (left to right), "BT", "RL",
+        or "auto": TB when the graph is a chain longer than it is wide (most graphs: a narrow,
+        tall picture keeps its text readable on a page), LR when it is wider than long.
     step: after `backward`, draw the graph as it stood after backward step `step`: Functions
         done are shaded, the current one is yellow, and only finished gradients are shown.
     """
     if not roots:
         raise ValueError("draw() needs at least one tensor")
+    if layout not in LAYOUTS:
+        raise ValueError(f"draw(layout={layout!r}): use one of {', '.join(map(repr, LAYOUTS))}")
     collapse = set(collapse)
     tensors = list(dict.fromkeys(t for root in roots for t in topological_order(root, all_inputs=True)))
     root_set = set(roots)
@@ -160,7 +166,7 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
                 "part (a root nearer the inputs), group the model's parts with minigrad.scope(...) "
                 "and pass collapse=(...), or raise max_nodes.")
 
-    graph = Drawing("minigrad", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+    graph = Drawing("minigrad", graph_attr={"fontname": "Helvetica"},
                     node_attr={"fontname": "Helvetica", "fontsize": "11"},
                     edge_attr={"fontname": "Helvetica", "fontsize": "10"})
     on_path = _on_paths_to(set(highlight), tensors, root_set) if highlight else set()
@@ -209,6 +215,7 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
                 attrs.update(color=PATH_COLOUR, penwidth="2")
             edges.setdefault((source, fn_node), attrs)
     edges = _copy_widely_shared_leaves(tensors, box_of, nodes, edges)
+    graph.graph_attr["rankdir"] = _rank_direction(layout, nodes, edges)
 
     members = defaultdict(list)  # the drawn nodes of each scope, for clusters
     for name, (scope, attrs) in nodes.items():
@@ -242,6 +249,28 @@ def _copy_widely_shared_leaves(tensors, box_of, nodes, edges) -> dict:
             nodes[f"{tail}_use{k}"] = (nodes[head][0], copy)
             edges[(f"{tail}_use{k}", head)] = edge
     return edges
+
+
+def _rank_direction(layout: str, nodes, edges) -> str:
+    """`layout`, or for "auto": TB when the longest path has at least as many nodes as the widest
+    rank (dot ranks each node by its longest path from a source), LR otherwise."""
+    if layout != "auto":
+        return layout
+    heads, waiting = defaultdict(list), Counter()
+    for tail, head in edges:
+        heads[tail].append(head)
+        waiting[head] += 1
+    rank = dict.fromkeys(nodes, 0)
+    ready = [name for name in nodes if not waiting[name]]
+    while ready:  # Kahn's topological order, longest path on the way
+        tail = ready.pop()
+        for head in heads[tail]:
+            rank[head] = max(rank[head], rank[tail] + 1)
+            waiting[head] -= 1
+            if not waiting[head]:
+                ready.append(head)
+    widths = Counter(rank.values())
+    return "TB" if len(widths) >= max(widths.values(), default=0) else "LR"
 
 
 def _count_nodes(tensors, collapse) -> int:
