@@ -11,6 +11,9 @@ import os
 from attention.config import SettingError
 
 
+COMMON_FORMATS = ("png", "svg", "pdf", "jpg")  # named first when a file name's format is refused
+
+
 class UsageError(Exception):
     """A mistake in what the user typed or pointed at: reported in one line, no traceback."""
 
@@ -19,7 +22,8 @@ def option_error(error: ValueError) -> UsageError:
     """A config's complaint about a field, reworded to name the option the user typed."""
     if isinstance(error, SettingError):
         option = "--fused" if error.field == "fused_cells" else "--" + error.field.replace("_", "-")
-        return UsageError(f"{option} must be {error.accepts}, got {error.value!r}")
+        accepts = error.accepts.removesuffix(" (or none)")  # leaving an option out is the "none"
+        return UsageError(f"{option} must be {accepts}, got {error.value!r}")
     return UsageError(str(error))
 
 
@@ -42,10 +46,10 @@ def check_output_file(path: str, option: str, formats, default: str | None = Non
     if not extension and default:
         extension = default
     if extension not in formats:
-        raise UsageError(f"{option} {path}: {'.' + extension if extension else 'no extension'} is not a "
-                         f"format it can write; end the name with one of "
-                         + ", ".join("." + name for name in sorted(formats)[:12])
-                         + (" …" if len(formats) > 12 else ""))
+        common = [name for name in COMMON_FORMATS if name in formats]
+        problem = f"'.{extension}' is not a format it can write" if extension else "has no extension"
+        raise UsageError(f"{option} {path}: {problem}; end the name with " + ", ".join("." + name for name in common)
+                         + f" or another of the {len(formats)} formats it knows")
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a directory; give a file name such as {path.rstrip('/')}/out.{extension}")
     directory = os.path.dirname(os.path.abspath(path))

@@ -38,14 +38,14 @@ def accepts(field: dataclasses.Field) -> str:
         words = "true or false"
     else:
         words = {int: "an integer", float: "a finite number", str: "a string"}[rule["kind"]]
-        if rule["above"] is not None:
-            words += f" above {rule['above']}"
+        bounds = [f"above {rule['above']}"] if rule["above"] is not None else []
         if rule["low"] is not None and rule["high"] is not None:
-            words += f" from {rule['low']} to {rule['high']}"
+            bounds.append(f"from {rule['low']} to {rule['high']}")
         elif rule["low"] is not None:
-            words += f" of at least {rule['low']}"
+            bounds.append(f"of at least {rule['low']}")
         elif rule["high"] is not None:
-            words += f" of at most {rule['high']}"
+            bounds.append(f"at most {rule['high']}")
+        words = " ".join([words, " and ".join(bounds)]) if bounds else words
     return words + (" (or none)" if rule["optional"] else "")
 
 

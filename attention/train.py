@@ -127,6 +127,8 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
     """
     if out_dir is None:
         return _train(config, None, None, log, progress)
+    if os.path.isdir(out_dir):  # refuse before touching the directory; checked again once it is locked
+        _previous_checkpoint(out_dir, config.task, log=lambda line: None)
     with writing(out_dir):
         return _train(config, out_dir, _previous_checkpoint(out_dir, config.task, log), log, progress)
 
@@ -160,6 +162,11 @@ class _Diverged(Exception):
 
 
 def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
+    with np.errstate(over="ignore", invalid="ignore"):  # a loss or gradient that overflows is caught below
+        return _epochs(config, out_dir, previous, log, progress)
+
+
+def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
     task, (X, Y), (X_held, Y_held), model = build(config)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)

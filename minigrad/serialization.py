@@ -48,7 +48,7 @@ def save(state: dict, path, metadata=None) -> None:
     for name, value in state.items():
         if not isinstance(name, str) or name == HEADER or not name:
             raise SerializationError(f"save: key {name!r} is not a usable name")
-        array = np.asarray(getattr(value, "data", value))
+        array = np.asarray(value if isinstance(value, np.ndarray) else getattr(value, "data", value))
         if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields is not None:
             raise SerializationError(f"save: {name!r} has dtype {array.dtype}; only numbers are saved")
         arrays[name] = np.asarray(array, order="C")

@@ -141,7 +141,8 @@ class Module:
             if name not in state:
                 continue
             try:
-                value = np.asarray(getattr(state[name], "data", state[name]))
+                value = state[name]
+                value = np.asarray(value if isinstance(value, np.ndarray) else getattr(value, "data", value))
             except (TypeError, ValueError) as error:  # a ragged list, an object numpy cannot read
                 problems.append(f"{name}: not an array ({error})")
                 continue
