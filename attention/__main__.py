@@ -129,10 +129,12 @@ def command_evaluate(args) -> int:
     lines = read_text_lines(args.file, "--file")
     model, human, machine, _ = load_checkpoint(args.model)
     humans, targets, problems = read_pairs(lines, model.config.Ty, machine)
+    if not humans:
+        found = f" ({len(problems)} malformed lines; {problems[0]})" if problems else " (it is empty)"
+        raise UsageError(f"--file {args.file} has no well-formed pairs to evaluate{found}; give one "
+                         f"'human<TAB>iso' pair a line, such as '3 may 1979\t1979-05-03'")
     for problem in problems:
         print(f"skipped {problem}", file=sys.stderr)
-    if not humans:
-        raise UsageError(f"{args.file} has no well-formed pairs to evaluate")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation and <unk> are part of what is measured here
         X = encode_inputs(humans, human, model.config.Tx)

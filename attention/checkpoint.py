@@ -111,7 +111,7 @@ def read_metadata(model_dir: str):
         raise CheckpointError(f"{model_dir} is not a trained model directory: it does not exist "
                               f"(train one with: python -m attention train --out {model_dir})")
     if not os.path.isdir(model_dir):
-        raise CheckpointError(f"{model_dir} is a file; --model takes the directory that train wrote "
+        raise CheckpointError(f"{model_dir} is a file; give --model the directory that train wrote "
                               f"(the one holding {WEIGHTS})")
     weights = os.path.join(model_dir, WEIGHTS)
     if not os.path.exists(weights):

@@ -42,6 +42,9 @@ def check_texts(texts) -> None:
 def check_output_file(path: str, option: str, formats, default: str | None = None) -> str:
     """The format (extension without the dot) `path` asks for, if it is one of `formats` and
     `path` can be written: its directory exists and it is not itself a directory."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory; give a file name such as "
+                         f"{os.path.join(path, 'out.' + (default or 'png'))}")
     extension = os.path.splitext(path)[1].lstrip(".").lower()
     if not extension and default:
         extension = default
@@ -50,8 +53,6 @@ def check_output_file(path: str, option: str, formats, default: str | None = Non
         problem = f"'.{extension}' is not a format it can write" if extension else "has no extension"
         raise UsageError(f"{option} {path}: {problem}; end the name with " + ", ".join("." + name for name in common)
                          + f" or another of the {len(formats)} formats it knows")
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path} is a directory; give a file name such as {path.rstrip('/')}/out.{extension}")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"{option} {path}: the directory {directory} does not exist; create it first "
@@ -75,7 +76,7 @@ def read_text_lines(path: str, option: str) -> list[str]:
     """The lines of a UTF-8 text file (a UTF-8 byte-order mark is allowed; line ends dropped),
     or a UsageError saying why the file cannot be read as text."""
     if not os.path.exists(path):
-        raise UsageError(f"{option} {path}: no such file")
+        raise UsageError(f"{option} {path}: no such file; give the path of an existing file")
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a directory; give a file of lines")
     try:

@@ -47,7 +47,8 @@ class ModelConfig:
     def __post_init__(self):
         check(self)
         if self.fused_cells and self.cell != "lstm":
-            raise ValueError(f"fused_cells exists for the lstm cell only, not {self.cell!r}")
+            raise ValueError(f"fused_cells exists for the lstm cell only, not {self.cell!r}; "
+                             "set cell to 'lstm' or fused_cells to false")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

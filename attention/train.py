@@ -19,8 +19,7 @@ import numpy as np
 import minigrad as mg
 from attention.additive import SCORES
 from attention.cells import CELLS
-from attention.checkpoint import (WEIGHTS, CheckpointError, check_metadata, load_checkpoint,
-                                  read_metadata, save_checkpoint, writing)
+from attention.checkpoint import WEIGHTS, CheckpointError, load_checkpoint, save_checkpoint, writing
 from attention.config import check, setting
 from attention.data import TASKS, get_task
 from attention.data.dates import FIRST_DATE
@@ -54,16 +53,20 @@ class TrainConfig:
     def __post_init__(self):
         check(self)
         if self.fused_cells and self.cell != "lstm":
-            raise ValueError(f"fused_cells (--fused) exists for the lstm cell only, not {self.cell!r}")
+            raise ValueError(f"fused_cells (--fused) exists for the lstm cell only, not {self.cell!r}; "
+                             "use --cell lstm or drop --fused")
         if self.last_date is not None:
             if self.task != "dates":
-                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}")
+                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}; "
+                                 "drop --last-date")
             try:
                 day = date.fromisoformat(self.last_date)
             except ValueError:
-                raise ValueError(f"last_date {self.last_date!r} is not a date written YYYY-MM-DD") from None
+                raise ValueError(f"last_date {self.last_date!r} is not a date written YYYY-MM-DD; "
+                                 "give one such as 2020-12-31") from None
             if day < FIRST_DATE:
-                raise ValueError(f"last_date {self.last_date} is before the first date drawn, {FIRST_DATE}")
+                raise ValueError(f"last_date {self.last_date} is before the first date drawn, {FIRST_DATE}; "
+                                 "give a later one")
 
 
 def attention_sharpness(alphas: np.ndarray) -> float:
@@ -139,15 +142,10 @@ def _previous_checkpoint(out_dir: str, task: str, log) -> dict | None:
     if not os.path.exists(os.path.join(out_dir, WEIGHTS)):
         return None
     try:
-        _, metadata, _ = read_metadata(out_dir)
+        _, _, _, metadata = load_checkpoint(out_dir)
     except CheckpointError as error:
-        raise CheckpointError(f"{error} (it is in --out {out_dir}: move it away or train into another --out)") \
-            from None
-    try:
-        check_metadata(metadata)
-    except ValueError as error:
-        raise CheckpointError(f"{out_dir} holds a model that does not load ({error}); move it away or "
-                              "train into another --out") from None
+        raise CheckpointError(f"--out {out_dir} holds a model that does not load, which this run will not "
+                              f"overwrite: move it away or train into another --out ({error})") from None
     if metadata["task"] != task:
         raise CheckpointError(f"{out_dir} holds a model of the {metadata['task']} task; train the {task} "
                               "task into another --out (or move that model away)")
