@@ -393,3 +393,11 @@ def test_the_real_entry_point_prints_no_traceback(good, tmp_path, argv, code):
     assert result.returncode == code
     assert "Traceback" not in result.stdout + result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_evaluate_reads_windows_line_ends_and_a_utf8_byte_order_mark(good, tmp_path, capsys):
+    """Not a mistake: a file saved by Notepad (BOM, CRLF) is evaluated line for line, as UTF-8."""
+    pairs = tmp_path / "windows.tsv"
+    pairs.write_bytes("\ufeff12345678\t87654321\r\n11112222\t22221111\r\n".encode("utf-8"))
+    code, out, err = run(["evaluate", "--model", good, "--file", str(pairs)], capsys)
+    assert code == 0 and "2 pairs (0 malformed lines skipped)" in out and err == ""
