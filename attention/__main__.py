@@ -132,7 +132,7 @@ def command_evaluate(args) -> int:
     if not humans:
         found = f" ({len(problems)} malformed lines; {problems[0]})" if problems else " (it is empty)"
         raise UsageError(f"--file {args.file} has no well-formed pairs to evaluate{found}; give one "
-                         f"'human<TAB>iso' pair a line, such as '3 may 1979\t1979-05-03'")
+                         f"'human<TAB>iso' pair a line, such as '3 may 1979<TAB>1979-05-03'")
     for problem in problems:
         print(f"skipped {problem}", file=sys.stderr)
     with warnings.catch_warnings():
