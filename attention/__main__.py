@@ -3,8 +3,10 @@
 Every command uses the composed model (each α<t,t'>, e<t,t'>, c<t> a node of the graph), except
 `train --fused`, which trains on the fast path (attention/fused_lstm.py); checkpoints of either
 load as the composed model.
-User mistakes (a missing model, an empty or unknown input, a malformed file) print a plain
-message and exit with status 2, never a traceback.
+Every option is checked before any work (attention/cli_checks.py). User mistakes (a missing
+or damaged model, an empty input, a file that is not UTF-8, an image format nothing can write)
+print one plain line and exit with status 2; a run that fails (training that diverges) exits
+with 1; Ctrl-C exits with 130. None of them prints a traceback.
 """
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import os
 import sys
 import warnings
 
+import graphviz
 import numpy as np
 
 import minigrad as mg
+from attention.cli_checks import (UsageError, check_output_file, check_texts, clean_text, heatmap_formats,
+                                  option_error, read_text_lines)
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
 from minigrad.viz.draw import LAYOUTS
 
@@ -35,17 +40,12 @@ that turns human dates ("3 may 1979") into ISO dates ("1979-05-03"), and draws w
 Each command has its own --help (python -m attention train --help)."""
 
 
-class UsageError(Exception):
-    """A mistake in what the user typed or pointed at: reported in one line, no traceback."""
-
-
 def encode_inputs(texts, vocab, tx: int) -> np.ndarray:
     """Token indices (n, Tx) for `texts`, warning about truncation and unknown characters."""
+    check_texts(texts)
     rows = []
     for text in texts:
-        if not text.strip():
-            raise UsageError("cannot translate an empty string")
-        cleaned = text.lower().replace(",", "")
+        cleaned = clean_text(text)
         indices, truncated, unknown = vocab.encode_padded(cleaned, tx)
         if truncated:
             warnings.warn(f"{text!r} is longer than {tx} characters; only the first {tx} are read")
@@ -69,12 +69,14 @@ def command_train(args) -> int:
                              train_size=args.train_size, target_exact=args.target_exact,
                              fused_cells=args.fused, last_date=args.last_date)
     except ValueError as error:  # the config checks its own settings
-        raise UsageError(str(error)) from None
+        raise option_error(error) from None
     print(f"training {config.cell} encoder–decoder with {config.score} attention on {config.task}: "
           f"{config.train_size} pairs, {config.epochs} epochs, seed {config.seed} → {args.out}")
     history = train(config, args.out, progress=not args.no_progress)
-    if history["interrupted"] or not history["epochs"]:
+    if history["interrupted"]:
         return 130
+    if not history["saved"]:  # it diverged, or never beat the model already there: train said why
+        return 1
     if config.task == "dates" and not args.quiet:
         model, human, machine, _ = load_checkpoint(args.out)
         outputs, alphas = translate_texts(model, human, machine, DEMO_DATES)
@@ -101,50 +103,52 @@ def _write_pictures(model, human, machine, text, output, alpha, out_dir) -> None
 
 
 def command_translate(args) -> int:
+    check_texts(args.texts)
+    if args.heatmap:
+        check_output_file(args.heatmap, "--heatmap", heatmap_formats())
     model, human, machine, _ = load_checkpoint(args.model)
     outputs, alphas = translate_texts(model, human, machine, args.texts)
     for output in outputs:
         print(output)
     if args.heatmap:
         from attention.plot import attention_heatmap
-        text = args.texts[0].lower().replace(",", "")[:model.config.Tx]
+        text = clean_text(args.texts[0])[:model.config.Tx]
         attention_heatmap(alphas[0], list(text), list(outputs[0]), args.heatmap,
                           title=f"α for {args.texts[0]!r} → {outputs[0]}")
         print(f"heatmap: {args.heatmap}", file=sys.stderr)
     return 0
 
 
-def read_pairs(path: str, ty: int, machine):
-    """(humans, targets, problems) from a tab-separated file; malformed lines become problems."""
-    if not os.path.exists(path):
-        raise UsageError(f"no file at {path}")
+def read_pairs(lines, ty: int, machine):
+    """(humans, targets, problems) from tab-separated lines; malformed lines become problems."""
     humans, targets, problems = [], [], []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2:
-                problems.append(f"line {number}: expected 'human<TAB>iso', found {len(fields)} field(s)")
-            elif not fields[0].strip():
-                problems.append(f"line {number}: empty human text")
-            elif len(fields[1]) != ty or any(c not in machine.index for c in fields[1]):
-                problems.append(f"line {number}: target {fields[1]!r} is not {ty} characters of "
-                                f"{''.join(machine.tokens)!r}")
-            else:
-                humans.append(fields[0])
-                targets.append(fields[1])
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            problems.append(f"line {number}: expected 'human<TAB>iso', found {len(fields)} field(s)")
+        elif not clean_text(fields[0]).strip():
+            problems.append(f"line {number}: empty human text")
+        elif len(fields[1]) != ty or any(c not in machine.index for c in fields[1]):
+            problems.append(f"line {number}: target {fields[1]!r} is not {ty} characters of "
+                            f"{''.join(machine.tokens)!r}")
+        else:
+            humans.append(fields[0])
+            targets.append(fields[1])
     return humans, targets, problems
 
 
 def command_evaluate(args) -> int:
+    lines = read_text_lines(args.file, "--file")
     model, human, machine, _ = load_checkpoint(args.model)
-    humans, targets, problems = read_pairs(args.file, model.config.Ty, machine)
+    humans, targets, problems = read_pairs(lines, model.config.Ty, machine)
+    if not humans:
+        found = f" ({len(problems)} malformed lines; {problems[0]})" if problems else " (it is empty)"
+        raise UsageError(f"--file {args.file} has no well-formed pairs to evaluate{found}; give one "
+                         f"'human<TAB>iso' pair a line, such as '3 may 1979<TAB>1979-05-03'")
     for problem in problems:
         print(f"skipped {problem}", file=sys.stderr)
-    if not humans:
-        raise UsageError(f"{args.file} has no well-formed pairs to evaluate")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation and <unk> are part of what is measured here
         X = encode_inputs(humans, human, model.config.Tx)
@@ -170,23 +174,38 @@ def draw_decoder_step(model, human, text: str, step: int, out: str, layout: str 
     tensors = mg.topological_order(loss, all_inputs=True)
     highlight = [t for t in tensors if t.name in (f"alpha<{step},·>", f"c<{step}>")]
     others = tuple(f"decoder t={t}" for t in range(1, model.config.Ty + 1) if t != step)
-    stem, extension = os.path.splitext(out)
+    extension = os.path.splitext(out)[1].lstrip(".").lower()
     drawing = mg.draw(loss, highlight=highlight, collapse=("encoder",) + others, layout=layout)
-    return drawing.render(stem, format=extension.lstrip(".") or "svg", cleanup=True)
+    picture = drawing.pipe(format=extension or "svg")  # no DOT source file beside it to clobber
+    path = out if extension else out + ".svg"
+    with open(path, "wb") as file:
+        file.write(picture)
+    return path
 
 
 def command_graph(args) -> int:
+    check_texts([args.text])
+    check_output_file(args.out, "--out", graphviz.FORMATS, default="svg")
+    if args.step < 1:
+        raise UsageError(f"--step must be at least 1 (the first decoder step), got {args.step}")
     model, human, _, _ = load_checkpoint(args.model)
     print(draw_decoder_step(model, human, args.text, args.step, args.out, layout=args.layout))
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, reporting a mistyped command line in one line (and exit status 2) like every other mistake."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m attention", description=DESCRIPTION,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = Parser(prog="python -m attention", description=DESCRIPTION,
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("train", help="train a model and write DIR/model.npz + DIR/config.json")
+    p = commands.add_parser("train", help="train a model and write DIR/model.npz (weights and config, one file)")
     p.add_argument("--task", default="dates", choices=["dates", "reverse", "sort"])
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
     p.add_argument("--score", default="bahdanau", choices=["dlai", "bahdanau"],
@@ -241,6 +260,24 @@ def main(argv=None) -> int:
     except (UsageError, CheckpointError, mg.viz.GraphvizNotInstalledError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except graphviz.CalledProcessError as error:  # dot refused a format this build of it lacks
+        print(f"error: Graphviz could not write {args.out}: {_first_line(error.stderr)}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a disk that filled up, a file that vanished while it was written
+        print(f"error: {error.filename or 'a file'} could not be written or read: {error.strerror or error}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _first_line(text) -> str:
+    """The first line of a tool's stderr, which may be bytes, text or nothing."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else "it gave no reason"
 
 
 if __name__ == "__main__":

@@ -16,36 +16,46 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
-from attention.additive import AdditiveAttention, HoistedAdditiveAttention
-from attention.cells import make_cell
+from attention.additive import SCORES, AdditiveAttention, HoistedAdditiveAttention
+from attention.cells import CELLS, make_cell
+from attention.config import check, from_json, setting
 from attention.encoder import BidirectionalEncoder
 from minigrad.nn import Linear, Module
 from minigrad.tensor import Tensor
 
+# Bounds that keep a hand-edited config from asking for gigabytes before its weights are read.
+MAX_VOCABULARY = 10_000
+MAX_LENGTH = 1_000
+MAX_WIDTH = 1_024
+
 
 @dataclass
 class ModelConfig:
-    """Everything that fixes the model's shape; the defaults are the assignment's."""
-    input_vocab: int = 37
-    output_vocab: int = 11
-    Tx: int = 30
-    Ty: int = 10
-    n_a: int = 32            # encoder state size per direction
-    n_s: int = 64            # post-attention state size
-    attention_hidden: int = 10
-    cell: str = "lstm"
-    score: str = "dlai"
-    fused_cells: bool = False  # the fast path: fused LSTM nodes, the dlai score's a-half hoisted
+    """Everything that fixes the model's shape; the defaults are the assignment's. Every field
+    is checked against its setting (attention/config.py) when the config is made or loaded."""
+    input_vocab: int = setting(int, 37, low=1, high=MAX_VOCABULARY)
+    output_vocab: int = setting(int, 11, low=1, high=MAX_VOCABULARY)
+    Tx: int = setting(int, 30, low=1, high=MAX_LENGTH)
+    Ty: int = setting(int, 10, low=1, high=MAX_LENGTH)
+    n_a: int = setting(int, 32, low=1, high=MAX_WIDTH)              # encoder state size per direction
+    n_s: int = setting(int, 64, low=1, high=MAX_WIDTH)              # post-attention state size
+    attention_hidden: int = setting(int, 10, low=1, high=MAX_WIDTH)
+    cell: str = setting(str, "lstm", choices=CELLS)
+    score: str = setting(str, "dlai", choices=SCORES)
+    fused_cells: bool = setting(bool, False)  # the fast path: fused LSTM nodes, the dlai score's a-half hoisted
+
+    def __post_init__(self):
+        check(self)
+        if self.fused_cells and self.cell != "lstm":
+            raise ValueError(f"fused_cells exists for the lstm cell only, not {self.cell!r}; "
+                             "set cell to 'lstm' or fused_cells to false")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "ModelConfig":
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"model config has unknown fields {sorted(unknown)}")
-        return cls(**data)
+        return from_json(cls, data, "the model config")
 
 
 class Seq2SeqAttention(Module):

@@ -1,22 +1,28 @@
 """Training: Adam on cross-entropy over the Ty output positions, checkpointed every epoch.
 
-Checkpoints are `DIR/model.npz` (minigrad.save of the state dict: no pickle) and
-`DIR/config.json` (model shape, task, vocabularies, metrics). Both are replaced atomically
-after every epoch that is at least as good on the held-out split as the best before it, so
-Ctrl-C, a crash or a late blow-up of the training leaves the best model so far in place.
+The checkpoint is `DIR/model.npz` (attention/checkpoint.py): the weights and the config in one
+file, replaced atomically after every epoch that is at least as good on the held-out split as
+the best before it, including a model the directory held before the run. So Ctrl-C, a crash, a
+late blow-up or a worse run leaves the best model in place. A loss or gradient that stops being
+finite ends the run at once, keeping that checkpoint, with a message saying what to try.
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 import minigrad as mg
-from attention.data import Vocabulary, get_task
+from attention.additive import SCORES
+from attention.cells import CELLS
+from attention.checkpoint import WEIGHTS, CheckpointError, load_checkpoint, save_checkpoint, writing
+from attention.config import check, setting
+from attention.data import TASKS, get_task
+from attention.data.dates import FIRST_DATE
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 try:
@@ -24,30 +30,43 @@ try:
 except ImportError:  # tqdm is an optional extra: without it, only the per-epoch lines are printed
     tqdm = None
 
+__all__ = ["TrainConfig", "train", "evaluate", "build", "load_checkpoint", "save_checkpoint",
+           "CheckpointError", "attention_sharpness", "uniform_attention_warning"]
+
 
 @dataclass
 class TrainConfig:
-    task: str = "dates"
-    cell: str = "lstm"
-    score: str = "bahdanau"
-    epochs: int = 12
-    batch_size: int = 100
-    lr: float = 0.005
-    seed: int = 0
-    train_size: int = 10_000
-    held_out_size: int = 1_000
-    target_exact: float | None = None  # stop early once held-out exact match reaches this
-    fused_cells: bool = False  # the fast path (see ModelConfig): faster, less to see
-    last_date: str | None = None  # dates task: the latest date drawn (ISO); None = today, as the assignment
+    """A training run's settings, each checked against its type and range when the config is made."""
+    task: str = setting(str, "dates", choices=TASKS)
+    cell: str = setting(str, "lstm", choices=CELLS)
+    score: str = setting(str, "bahdanau", choices=SCORES)
+    epochs: int = setting(int, 12, low=1, high=100_000)
+    batch_size: int = setting(int, 100, low=1, high=1_000_000)
+    lr: float = setting(float, 0.005, above=0)
+    seed: int = setting(int, 0, low=0, high=2**32 - 1)
+    train_size: int = setting(int, 10_000, low=1, high=1_000_000)
+    held_out_size: int = setting(int, 1_000, low=1, high=100_000)
+    target_exact: float | None = setting(float, None, above=0, high=1, optional=True)  # stop early at this
+    fused_cells: bool = setting(bool, False)  # the fast path (see ModelConfig): faster, less to see
+    last_date: str | None = setting(str, None, optional=True)  # dates: the latest date drawn (ISO); None = today
 
     def __post_init__(self):
+        check(self)
+        if self.fused_cells and self.cell != "lstm":
+            raise ValueError(f"fused_cells (--fused) exists for the lstm cell only, not {self.cell!r}; "
+                             "use --cell lstm or drop --fused")
         if self.last_date is not None:
             if self.task != "dates":
-                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}")
+                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}; "
+                                 "drop --last-date")
             try:
-                date.fromisoformat(self.last_date)
+                day = date.fromisoformat(self.last_date)
             except ValueError:
-                raise ValueError(f"last_date {self.last_date!r} is not a date written YYYY-MM-DD") from None
+                raise ValueError(f"last_date {self.last_date!r} is not a date written YYYY-MM-DD; "
+                                 "give one such as 2020-12-31") from None
+            if day < FIRST_DATE:
+                raise ValueError(f"last_date {self.last_date} is before the first date drawn, {FIRST_DATE}; "
+                                 "give a later one")
 
 
 def attention_sharpness(alphas: np.ndarray) -> float:
@@ -104,14 +123,54 @@ def _task_options(config: TrainConfig) -> dict:
 def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = True) -> dict:
     """Train, evaluating on the held-out split after every epoch; returns the history.
 
-    The checkpoint in `out_dir` is the epoch with the best held-out exact match so far (a later
-    epoch replaces it when it is at least as good), so a late blow-up does not overwrite a good model.
+    The checkpoint in `out_dir` is the best held-out epoch so far, counting the model the
+    directory already held (a later epoch replaces it when it is at least as good), so neither
+    a late blow-up nor a worse run overwrites a good model. `out_dir` is locked for the run.
+    `history["diverged"]` says why a run whose loss or gradients stopped being finite ended.
     """
+    if out_dir is None:
+        return _train(config, None, None, log, progress)
+    if os.path.isdir(out_dir):  # refuse before touching the directory; checked again once it is locked
+        _previous_checkpoint(out_dir, config.task, log=lambda line: None)
+    with writing(out_dir):
+        return _train(config, out_dir, _previous_checkpoint(out_dir, config.task, log), log, progress)
+
+
+def _previous_checkpoint(out_dir: str, task: str, log) -> dict | None:
+    """The metadata of the model `out_dir` holds (None if it holds none); refuses a directory whose
+    model this run could not fairly replace: another task's, or one that does not load."""
+    if not os.path.exists(os.path.join(out_dir, WEIGHTS)):
+        return None
+    try:
+        _, _, _, metadata = load_checkpoint(out_dir)
+    except CheckpointError as error:
+        raise CheckpointError(f"--out {out_dir} holds a model that does not load, which this run will not "
+                              f"overwrite: move it away or train into another --out ({error})") from None
+    if metadata["task"] != task:
+        raise CheckpointError(f"{out_dir} holds a model of the {metadata['task']} task; train the {task} "
+                              "task into another --out (or move that model away)")
+    metrics = metadata["metrics"]
+    log(f"{out_dir} already holds a {task} model (held-out exact {metrics['exact_match']:.2%}); this run "
+        "replaces it only with an epoch at least as good (use another --out to keep both)")
+    return metadata
+
+
+class _Diverged(Exception):
+    """The loss, a gradient or the held-out predictions stopped being finite numbers."""
+
+
+def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
+    with np.errstate(over="ignore", invalid="ignore"):  # a loss or gradient that overflows is caught below
+        return _epochs(config, out_dir, previous, log, progress)
+
+
+def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
     task, (X, Y), (X_held, Y_held), model = build(config)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
-    history = {"epochs": [], "interrupted": False}
-    best = None  # the metrics of the epoch the checkpoint holds: the best held-out one so far
+    history = {"epochs": [], "interrupted": False, "diverged": None, "saved": False}
+    best = previous["metrics"] if previous else None  # the metrics of the model the checkpoint holds
+    kept = "the model it held before" if previous else None  # which model that is, in words
     started = time.perf_counter()
     batches = range(0, len(X), config.batch_size)
     try:
@@ -119,17 +178,25 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
             order = rng.permutation(len(X))
             bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress) if tqdm else batches
             losses = []
-            for start in bar:
+            for step, start in enumerate(bar, 1):
                 rows = order[start:start + config.batch_size]
                 logits, _ = model(X[rows])
                 loss = mg.cross_entropy(logits, Y[rows])
+                if not math.isfinite(loss.item()):
+                    raise _Diverged(f"in epoch {epoch}, step {step}, the loss became {loss.item()}")
                 optimizer.zero_grad()
                 loss.backward()
+                broken = _non_finite_gradient(model)
+                if broken:
+                    raise _Diverged(f"in epoch {epoch}, step {step}, the gradient of {broken} became "
+                                    "NaN or infinite")
                 optimizer.step()
                 losses.append(loss.item())
                 if tqdm and progress:
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
             metrics = evaluate(model, X_held, Y_held)
+            if not math.isfinite(metrics["sharpness"]):
+                raise _Diverged(f"after epoch {epoch}, the held-out predictions became NaN")
             metrics.update(epoch=epoch, loss=float(np.mean(losses)), seconds=time.perf_counter() - started)
             history["epochs"].append(metrics)
             log(f"epoch {epoch:3d}  loss {metrics['loss']:.4f}  held-out exact {metrics['exact_match']:.2%}  "
@@ -139,74 +206,44 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
             if warning:
                 log("warning: " + warning)
             if best is None or _rank(metrics) >= _rank(best):
-                best = metrics
+                best, kept = metrics, f"epoch {epoch}"
                 if out_dir:
                     save_checkpoint(out_dir, model, task, config, metrics)
+                    history["saved"] = True
             else:  # Adam can blow up late, once its second moments have shrunk: keep the better model
-                log(f"held-out exact match fell from {best['exact_match']:.2%} (epoch {best['epoch']}) to "
-                    f"{metrics['exact_match']:.2%}; the checkpoint keeps epoch {best['epoch']}")
+                log(f"held-out exact match fell from {best['exact_match']:.2%} ({kept}) to "
+                    f"{metrics['exact_match']:.2%}; the checkpoint keeps {kept}")
             if config.target_exact is not None and metrics["exact_match"] >= config.target_exact:
                 break
     except KeyboardInterrupt:
         history["interrupted"] = True
         done = history["epochs"][-1]["epoch"] if history["epochs"] else 0
         log(f"interrupted during epoch {done + 1}; "
-            + (f"the last good checkpoint (epoch {best['epoch']}) is in {out_dir}" if out_dir and best
+            + (f"the last good checkpoint ({kept}) is in {out_dir}" if out_dir and best
                else "no checkpoint was written"))
-    history["best_epoch"] = best["epoch"] if best else None
+    except _Diverged as what:
+        history["diverged"] = (
+            f"training diverged: {what}. "
+            + (f"The checkpoint in {out_dir} keeps {kept} (held-out exact {best['exact_match']:.2%}). "
+               if out_dir and best else "No checkpoint was written. ")
+            + f"Try a smaller --lr (this run used {config.lr:g}; the default is {TrainConfig.lr}) "
+              "or another --seed.")
+        log(history["diverged"])
+    if out_dir and previous and not history["saved"] and not history["diverged"] and not history["interrupted"]:
+        log(f"no epoch of this run reached the model {out_dir} held before (held-out exact "
+            f"{best['exact_match']:.2%}), so it is kept; train into another --out to keep this run's model")
+    history["best_epoch"] = best["epoch"] if best and history["saved"] else None
     return history
+
+
+def _non_finite_gradient(model) -> str | None:
+    """The name of the first parameter whose gradient holds a NaN or an infinity, else None."""
+    for name, parameter in model.named_parameters():
+        if parameter.grad is not None and not np.isfinite(parameter.grad).all():
+            return name
+    return None
 
 
 def _rank(metrics: dict) -> tuple:
     """Which epoch's model is better on the held-out split: exact match first, then per position."""
     return metrics["exact_match"], metrics["per_position"]
-
-
-def _replace_atomically(path: str, write) -> None:
-    temporary = path + ".partial"
-    write(temporary)
-    os.replace(temporary, path)
-
-
-def save_checkpoint(out_dir: str, model, task, config: TrainConfig, metrics: dict) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    metadata = {"format": "attention.checkpoint", "version": 1,
-                "model": model.config.to_json(), "train": asdict(config), "metrics": metrics,
-                "task": task.name, "human_vocab": task.human_vocab.to_json(),
-                "machine_vocab": task.machine_vocab.to_json()}
-    _replace_atomically(os.path.join(out_dir, "model.npz"), lambda p: mg.save(model.state_dict(), p))
-
-    def write_json(path):
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(metadata, file, indent=2)
-    _replace_atomically(os.path.join(out_dir, "config.json"), write_json)
-
-
-class CheckpointError(Exception):
-    """A model directory that is missing, incomplete or does not fit its config."""
-
-
-def load_checkpoint(model_dir: str):
-    """(model, human vocabulary, machine vocabulary, metadata) from a directory `train` wrote."""
-    config_path = os.path.join(model_dir, "config.json")
-    weights_path = os.path.join(model_dir, "model.npz")
-    for path in (config_path, weights_path):
-        if not os.path.exists(path):
-            raise CheckpointError(f"{model_dir} is not a trained model directory: {os.path.basename(path)} "
-                                  "is missing (train one with: python -m attention train --out DIR)")
-    try:
-        with open(config_path, encoding="utf-8") as file:
-            metadata = json.load(file)
-        if metadata.get("format") != "attention.checkpoint":
-            raise CheckpointError(f"{config_path} was not written by `python -m attention train`")
-        config = ModelConfig.from_json(metadata["model"])
-        config.fused_cells = False  # the same parameters; commands draw and step the composed gates
-        model = Seq2SeqAttention(config)
-        model.load_state_dict(mg.load(weights_path))
-        human = Vocabulary.from_json(metadata["human_vocab"])
-        machine = Vocabulary.from_json(metadata["machine_vocab"])
-    except CheckpointError:
-        raise
-    except (ValueError, KeyError, TypeError, mg.MinigradError) as error:
-        raise CheckpointError(f"{model_dir} does not hold a usable model: {error}") from error
-    return model, human, machine, metadata

@@ -393,6 +393,29 @@ def test_load_state_dict_lists_every_misfit_and_changes_nothing():
         np.testing.assert_array_equal(after[name], before[name])
 
 
+@pytest.mark.parametrize("bad", [np.array(["1.5", "2.5"]), np.array([1 + 1j, 2]), np.array([None, None]),
+                                 np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]")],
+                         ids=["strings", "complex", "objects", "datetimes"])
+def test_a_bad_value_after_good_ones_changes_nothing(bad):
+    """Values are checked before any is copied: a value that cannot become the parameter's dtype,
+    listed after ones that fit, leaves every parameter as it was (strings are not parsed to floats)."""
+    net = Net()
+    state = {n: a + 1 for n, a in net.state_dict().items()}
+    last = list(state)[-1]
+    state[last] = np.resize(bad, state[last].shape)
+    before = _snapshot(net)
+    with pytest.raises(nn.StateDictError, match=last):
+        net.load_state_dict(state)
+    after = _snapshot(net)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name])
+
+
+def test_load_state_dict_refuses_what_is_not_a_mapping():
+    with pytest.raises(nn.StateDictError, match="expected a mapping"):
+        nn.Linear(2, 2).load_state_dict([np.eye(2), np.zeros(2)])
+
+
 def test_load_state_dict_non_strict_loads_the_names_that_fit():
     """strict=False ignores missing and unexpected names and loads the rest."""
     layer = nn.Linear(2, 3)

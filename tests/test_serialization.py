@@ -1,5 +1,6 @@
 """save/load: round trips, and refusal (SerializationError) of every file it cannot trust, never unpickling."""
 import json
+import os
 import pickle
 
 import numpy as np
@@ -249,3 +250,199 @@ def test_raw_pickle_file_is_refused_not_unpickled(tmp_path):
     with pytest.raises(mg.SerializationError):
         mg.load(path)
     assert UNPICKLED == []
+
+
+# --- hostile files: every declared size is checked before anything is allocated -----------------
+def _npz_bytes(members: dict, compression=None) -> bytes:
+    """A zip of raw .npy members, built by hand so that they can lie."""
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression or zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name + ".npy", data)
+    return buffer.getvalue()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _npy_header_only(shape, dtype="<f4") -> bytes:
+    import io
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _header_npy(text: str) -> bytes:
+    return _npy(np.array(text))
+
+
+def test_deeply_nested_header_is_refused_not_a_recursion_error(tmp_path):
+    """A header of 100,000 '[' is refused by its nesting depth before JSON parses it."""
+    path = tmp_path / "nested.npz"
+    path.write_bytes(_npz_bytes({HEADER: _header_npy("[" * 100_000)}))
+    with pytest.raises(mg.SerializationError, match="nests 100000 levels"):
+        mg.load(path)
+
+
+def test_huge_declared_shape_is_refused_before_allocating(tmp_path):
+    """A few hundred bytes declaring shape (2**40,) are refused by size, never a MemoryError."""
+    path = tmp_path / "huge.npz"
+    header = json.dumps({"format": "minigrad.state_dict", "version": 1,
+                         "arrays": {"w": {"shape": [2 ** 40], "dtype": "<f4"}}})
+    path.write_bytes(_npz_bytes({HEADER: _header_npy(header), "w": _npy_header_only((2 ** 40,))}))
+    assert path.stat().st_size < 1000
+    with pytest.raises(mg.SerializationError, match="max_bytes"):
+        mg.load(path)
+    with pytest.raises(mg.SerializationError, match="in a file of"):  # within max_bytes, but not in the file
+        mg.load(path, max_bytes=2 ** 44)
+
+
+def test_npy_header_that_lies_about_its_size_is_refused(tmp_path):
+    """A JSON header and .npy header that agree on (1000, 1000) over 16 bytes of data: refused."""
+    path = tmp_path / "short.npz"
+    header = json.dumps({"format": "minigrad.state_dict", "version": 1,
+                         "arrays": {"w": {"shape": [4], "dtype": "<f4"}}})
+    lying = _npy_header_only((1000, 1000)) + b"\0" * 16
+    path.write_bytes(_npz_bytes({HEADER: _header_npy(header), "w": lying}))
+    with pytest.raises(mg.SerializationError, match="the header says"):
+        mg.load(path)
+
+
+def test_zip_bomb_is_refused_without_inflating(tmp_path):
+    """A compressed entry (1.5 MiB of file, gigabytes inflated) is refused from the zip directory:
+    save writes stored entries only."""
+    import zipfile
+    arrays = {"w": np.zeros(200_000, dtype=np.float32)}
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(_npz_bytes({HEADER: _npy(_header(arrays)), "w": _npy(arrays["w"])},
+                                compression=zipfile.ZIP_DEFLATED))
+    assert path.stat().st_size < 10_000
+    with pytest.raises(mg.SerializationError, match="compressed"):
+        mg.load(path)
+
+
+@pytest.mark.parametrize("array", [np.array([1 + 2j]), np.array(["1.5", "2.5"]), np.array([b"ab"]),
+                                   np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]),
+                                   np.array(["2020-01-01"], dtype="datetime64[D]"),
+                                   np.array([1], dtype="timedelta64[s]")],
+                         ids=["complex", "unicode", "bytes", "structured", "datetime", "timedelta"])
+def test_arrays_save_refuses_are_refused_by_load_even_with_a_truthful_header(tmp_path, array):
+    """load accepts exactly what save writes: complex, string, structured and time arrays are refused."""
+    with pytest.raises(mg.SerializationError):
+        mg.save({"w": array}, tmp_path / "refused.npz")
+    path = tmp_path / "w.npz"
+    _write_npz(path, w=array, **{HEADER: _header({"w": array})})
+    with pytest.raises(mg.SerializationError, match="numeric dtype"):
+        mg.load(path)
+
+
+def test_duplicate_entries_and_foreign_entry_names_are_refused(tmp_path):
+    import warnings
+    arrays = {"w": np.ones(2)}
+    path = tmp_path / "twice.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is asked to write
+        import io
+        import zipfile
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(HEADER + ".npy", _npy(_header(arrays)))
+            archive.writestr("w.npy", _npy(arrays["w"]))
+            archive.writestr("w.npy", _npy(np.zeros(2)))
+        path.write_bytes(buffer.getvalue())
+    with pytest.raises(mg.SerializationError, match="each name once"):
+        mg.load(path)
+    path.write_bytes(_npz_bytes({HEADER: _npy(_header(arrays)), "w": _npy(arrays["w"])}).replace(b"w.npy", b"w.txt"))
+    with pytest.raises(mg.SerializationError):
+        mg.load(path)
+
+
+def test_corrupted_array_data_is_refused_by_its_checksum(tmp_path):
+    path = tmp_path / "state.npz"
+    mg.save({"w": np.arange(1000, dtype=np.float32)}, path)
+    data = bytearray(path.read_bytes())
+    offset = data.index(np.float32(500).tobytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(mg.SerializationError, match="CRC"):
+        mg.load(path)
+
+
+def test_max_bytes_limits_what_load_allocates(tmp_path):
+    path = tmp_path / "state.npz"
+    mg.save({"w": np.zeros(1000, dtype=np.float64)}, path)
+    with pytest.raises(mg.SerializationError, match="8000 bytes of arrays, more than max_bytes = 7999"):
+        mg.load(path, max_bytes=7999)
+    assert mg.load(path, max_bytes=8000)["w"].shape == (1000,)
+
+
+def test_fortran_ordered_and_big_endian_arrays_round_trip(tmp_path):
+    """What older saves could write (a Fortran-ordered array) still loads; byte order is kept."""
+    fortran = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    big = np.arange(3, dtype=">i4")
+    path = tmp_path / "orders.npz"
+    _write_npz(path, f=fortran, b=big, **{HEADER: _header({"f": fortran, "b": big})})
+    loaded = mg.load(path)
+    np.testing.assert_array_equal(loaded["f"], fortran)
+    assert loaded["b"].dtype.str == ">i4" and loaded["b"].tolist() == [0, 1, 2]
+    mg.save({"f": fortran}, tmp_path / "saved.npz")
+    np.testing.assert_array_equal(mg.load(tmp_path / "saved.npz")["f"], fortran)
+
+
+# --- metadata and atomic writes --------------------------------------------------------------------
+def test_metadata_travels_in_the_same_file(tmp_path):
+    path = tmp_path / "with_metadata.npz"
+    metadata = {"model": {"Tx": 30, "cell": "lstm"}, "tokens": ["a", "<pad>"], "ok": True, "n": None}
+    mg.save({"w": np.ones(2)}, path, metadata=metadata)
+    arrays, loaded = mg.load(path, with_metadata=True)
+    assert loaded == metadata and set(arrays) == {"w"}
+    mg.save({"w": np.ones(2)}, path)
+    assert mg.load(path, with_metadata=True)[1] is None
+
+
+def _nested(depth: int):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("metadata", [{"loss": float("nan")}, {"x": object()}, {"deep": _nested(40)}],
+                         ids=["nan", "object", "nested"])
+def test_save_refuses_metadata_load_would_refuse(tmp_path, metadata):
+    """NaN, non-JSON values and nesting beyond the limit are refused on save, and nothing is written."""
+    with pytest.raises(mg.SerializationError):
+        mg.save({"w": np.ones(1)}, tmp_path / "m.npz", metadata=metadata)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    """Writing goes to a unique temporary that is renamed over the file only once complete."""
+    import minigrad.serialization as serialization
+    path = tmp_path / "state.npz"
+    mg.save({"w": np.ones(3)}, path)
+    before = path.read_bytes()
+
+    def savez_then_fail(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(serialization.np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        mg.save({"w": np.zeros(3)}, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.npz"]
+
+
+def test_stale_temporaries_are_found_beside_their_target(tmp_path):
+    from minigrad.serialization import stale_temporaries
+    (tmp_path / ".state.npz.k3j2.tmp").write_bytes(b"half")
+    (tmp_path / ".other.npz.aa.tmp").write_bytes(b"half")
+    (tmp_path / "state.npz").write_bytes(b"")
+    assert [os.path.basename(p) for p in stale_temporaries(tmp_path / "state.npz")] == [".state.npz.k3j2.tmp"]

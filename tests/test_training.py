@@ -135,9 +135,12 @@ def test_cli_warns_about_long_and_unknown_input(trained_reverse, capsys):
     assert "longer than 8" in messages and "<unk>" in messages
 
 
-def test_checkpoint_config_is_plain_json(trained_reverse):
-    with open(os.path.join(trained_reverse, "config.json"), encoding="utf-8") as file:
-        metadata = json.load(file)
+def test_checkpoint_is_one_file_whose_config_is_plain_json(trained_reverse):
+    """Weights and config travel together in model.npz (one atomic unit); the config is plain JSON
+    in the file's header, and numpy reads the file without pickle."""
+    assert sorted(f for f in os.listdir(trained_reverse) if not f.startswith(".")) == ["model.npz"]
+    _, metadata = mg.load(os.path.join(trained_reverse, "model.npz"), with_metadata=True)
+    assert json.loads(json.dumps(metadata)) == metadata
     assert metadata["model"]["Tx"] == 8 and metadata["task"] == "reverse"
     assert np.load(os.path.join(trained_reverse, "model.npz"), allow_pickle=False).files
 

@@ -125,24 +125,41 @@ class Module:
         return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters of the same names, checking names and shapes first.
+        """Copy arrays into the parameters of the same names, checking names, shapes and values first.
 
-        Nothing is changed unless everything fits; the error lists every misfit at once.
+        Nothing is changed unless everything fits (a bad value after good ones leaves every
+        parameter as it was); the error lists every misfit at once.
         """
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: expected a mapping of "
+                                 f"names to arrays, got {type(state).__name__}")
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        wrong_shape = [f"{name}: file has {np.shape(state[name])}, model has {own[name].shape}"
-                       for name in own if name in state and np.shape(state[name]) != own[name].shape]
-        problems = wrong_shape + ([f"missing from the state dict: {missing}"] if strict and missing else []) \
+        unexpected = sorted(map(str, set(state) - set(own)))
+        problems, values = [], {}
+        for name, parameter in own.items():
+            if name not in state:
+                continue
+            try:
+                value = state[name]
+                value = np.asarray(value if isinstance(value, np.ndarray) else getattr(value, "data", value))
+            except (TypeError, ValueError) as error:  # a ragged list, an object numpy cannot read
+                problems.append(f"{name}: not an array ({error})")
+                continue
+            if value.shape != parameter.shape:
+                problems.append(f"{name}: file has {value.shape}, model has {parameter.shape}")
+            elif value.dtype.kind not in "biuf" or value.dtype.fields is not None \
+                    or not np.can_cast(value.dtype, parameter.dtype, casting="same_kind"):
+                problems.append(f"{name}: values of dtype {value.dtype} cannot become {parameter.dtype}")
+            else:
+                values[name] = value
+        problems += ([f"missing from the state dict: {missing}"] if strict and missing else []) \
             + ([f"not in {type(self).__name__}: {unexpected}"] if strict and unexpected else [])
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__}: "
                                  + "; ".join(problems))
-        for name, parameter in own.items():
-            if name in state:
-                value = state[name]
-                parameter.data[...] = getattr(value, "data", value)
+        for name, value in values.items():  # every value has been checked: these copies cannot fail
+            own[name].data[...] = value
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
