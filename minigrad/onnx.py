@@ -75,6 +75,18 @@ def _trace(fn, arrays: list, given: list) -> _Trace:
     return _Trace(passed, arrays, outputs, tensors)
 
 
+def _other_inputs(arrays: list, grow: bool) -> list:
+    """Inputs for the second trace: other values (floats mixed with their neighbours, indices
+    shifted), and with `grow` one more row, so that whatever depends on the values or on the
+    batch size shows as a difference between the traces."""
+    others = []
+    for array in arrays:
+        base = np.concatenate([array, array[:1]]) if grow else array.copy()
+        shifted = np.roll(base.reshape(-1), 1).reshape(base.shape)
+        others.append((0.75 * base + 0.25 * shifted).astype(base.dtype) if base.dtype.kind == "f" else shifted)
+    return others
+
+
 def _op_name(tensor) -> str:
     return type(tensor.grad_fn).__name__ if tensor.grad_fn is not None else "leaf"
 
@@ -83,10 +95,12 @@ def _matching(first: _Trace, second: _Trace) -> None:
     """The two traces must record the same graph: position by position, the same op."""
     if len(first.tensors) != len(second.tensors) or any(
             _op_name(a) != _op_name(b) for a, b in zip(first.tensors, second.tensors)):
-        raise ExportError("export: the recorded graph changes with the batch size (traced at batch "
-                          f"{len(first.arrays[0])} and {len(second.arrays[0])}: {len(first.tensors)} and "
-                          f"{len(second.tensors)} tensors), so it has no dynamic batch dimension; "
-                          "export with dynamic_batch=False")
+        raise ExportError("export: the recorded graph changes with the inputs (traced twice, with other "
+                          f"values{' and batch size' if first.arrays and len(first.arrays[0]) != len(second.arrays[0]) else ''}: "
+                          f"{len(first.tensors)} and {len(second.tensors)} tensors): Python control flow "
+                          "that reads tensor values cannot be exported as one graph"
+                          + ("; with a batch-size-dependent loop, export with dynamic_batch=False"
+                             if first.arrays and len(first.arrays[0]) != len(second.arrays[0]) else ""))
 
 
 # --- the graph being written --------------------------------------------------------------
@@ -107,6 +121,7 @@ class Graph:
         self.batch_source = None
         self.location = ""      # the user's line of the tensor being converted, on each node it makes
         self.scope = ""
+        self._integers = {}
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet: `hint` itself when free."""
@@ -133,7 +148,12 @@ class Graph:
         return name
 
     def integers(self, values) -> str:
-        return self.constant(np.asarray(values, dtype=np.int64))
+        """An int64 constant (axes, shapes, indices), made once per value."""
+        array = np.asarray(values, dtype=np.int64)
+        key = (array.shape, array.tobytes())
+        if key not in self._integers:
+            self._integers[key] = self.constant(array, "ints")
+        return self._integers[key]
 
     def shape(self, dims, reshape: bool = False) -> str:
         """An int64 1-D value for `dims`: ints, and (k, c) for k·batch + c. For `reshape`, one
@@ -253,7 +273,7 @@ class _Indexing:
         for a, b in zip(self.items, items2):
             if isinstance(a, np.ndarray) != isinstance(b, np.ndarray) or (
                     not isinstance(a, np.ndarray) and a != b):
-                raise ExportError(f"export: the index {node.fn.index!r} of GetItem changes with the batch size; "
+                raise ExportError(f"export: the index {node.fn.index!r} of GetItem changes with the inputs; "
                                   f"{describe(node.output)}")
         self.items2 = items2
 
@@ -395,15 +415,13 @@ def export(fn_or_module, example_inputs, path, input_names=None, output_names=No
                               f"inputs have shapes {[a.shape for a in arrays]}; give inputs of one batch size "
                               "or export with dynamic_batch=False")
     first = _trace(fn_or_module, arrays, given)
-    second = first
-    if dynamic_batch:
-        second = _trace(fn_or_module, [np.concatenate([a, a[:1]]) for a in arrays], given)
-        _matching(first, second)
+    second = _trace(fn_or_module, _other_inputs(arrays, dynamic_batch), given)
+    _matching(first, second)
     module = fn_or_module if isinstance(fn_or_module, Module) else getattr(fn_or_module, "__self__", None)
     names = _Names(given, input_names, output_names, len(first.outputs),
                    module if isinstance(module, Module) else None)
     model = _Builder(onnx, first, second, names, dynamic_batch).model()
-    _check(onnx, model, [first, second] if dynamic_batch else [first], names, tolerance)
+    _check(onnx, model, [first, second], tolerance)
     temporary = os.fspath(path) + ".partial"
     onnx.save(model, temporary)
     os.replace(temporary, path)
@@ -435,15 +453,15 @@ class _Builder:
         self.value = {}  # tensor (first trace) → its value name
         self.twin = dict(zip(first.tensors, second.tensors))
         self.wanted = {}  # output tensor → the output name its value gets
-        self.batch1 = len(first.arrays[0]) if first.arrays and dynamic else None
+        self.batch1 = len(first.arrays[0]) if first.arrays and dynamic else 0
 
     def dims(self, shape1: tuple, shape2: tuple) -> tuple:
-        if not self.dynamic:
-            return tuple(shape1)
-        growth = len(self.second.arrays[0]) - self.batch1
+        growth = len(self.second.arrays[0]) - self.batch1 if self.dynamic else 0
         dims = []
         for d1, d2 in zip(shape1, shape2):
-            k = (d2 - d1) // growth
+            if d1 != d2 and not growth:
+                raise ExportError(f"export: a shape of the graph depends on the input values ({shape1} and {shape2})")
+            k = (d2 - d1) // growth if growth else 0
             dims.append(d1 if d1 == d2 else (k, d1 - k * self.batch1))
         return tuple(dims)
 
@@ -507,16 +525,17 @@ class _Builder:
         twin = self.twin[tensor]
         dims = self.dims(tensor.shape, twin.shape)
         if all(isinstance(d, int) for d in dims):
-            if self.dynamic and not np.array_equal(tensor.data, twin.data):
-                raise ExportError("export: a constant of the graph changes with the batch size though its "
-                                  f"shape does not: {describe(tensor)}; compute it from the inputs with "
-                                  "minigrad ops, or export with dynamic_batch=False")
+            if not np.array_equal(tensor.data, twin.data):
+                raise ExportError("export: a tensor the graph holds as a constant changes with the inputs: "
+                                  f"{describe(tensor)}. Was it made outside the graph (detach(), .data, "
+                                  "numpy)? Compute it from the inputs with minigrad ops")
             return g.constant(tensor.data, tensor.name)
         growing = tuple(ax for ax, d in enumerate(dims) if not isinstance(d, int))
         row = tensor.data[tuple(slice(0, 1) if ax in growing else slice(None) for ax in range(tensor.ndim))]
         if not all(np.array_equal(np.broadcast_to(row, t.shape), t.data) for t in (tensor, twin)):
-            raise ExportError("export: a constant of the graph grows with the batch and differs from row to "
-                              f"row: {describe(tensor)}; pass it as an input, or export with dynamic_batch=False")
+            raise ExportError("export: a tensor the graph holds as a constant grows with the batch and differs "
+                              f"from row to row: {describe(tensor)}. Was it made outside the graph (detach(), "
+                              ".data, numpy)? Compute it from the inputs with minigrad ops, or pass it as an input")
         value = g.constant(row, f"{tensor.name}/row" if tensor.name else None)
         return self._named(g.op("Expand", value, g.shape(dims)), tensor, len(g.nodes) - 1)
 
@@ -596,9 +615,9 @@ class _Builder:
                 if a1.dtype not in (np.int32, np.int64):
                     value = g.op("Cast", value, to=self.onnx.TensorProto.INT64)
                 return value
-        if self.dynamic and (array.shape != array2.shape or not np.array_equal(array, array2)):
-            raise ExportError("export: an index array of the graph changes with the batch size but is not one "
-                              f"of the inputs (shape {array.shape}); pass it as an integer input")
+        if array.shape != array2.shape or not np.array_equal(array, array2):
+            raise ExportError("export: an index array of the graph changes with the inputs but is not one "
+                              f"of them (shape {array.shape}); pass it as an integer input")
         return g.constant(np.asarray(array, dtype=np.int64))
 
 
@@ -617,7 +636,7 @@ def _dim_name(k: int, c: int) -> str:
 
 # --- validation -----------------------------------------------------------------------------
 
-def _check(onnx, model, traces, names: _Names, tolerance) -> None:
+def _check(onnx, model, traces, tolerance) -> None:
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
