@@ -13,7 +13,8 @@ way). The derivative, written with the activation y, is scale² - (y - shift)²:
 sigmoid blocks, 1 - y² on the tanh block.
 
 Each Function's `to_onnx` writes the same maths as ONNX operators for minigrad.onnx.export
-(ONNX's own LSTM node has its gates in another order and ONNX Runtime runs it in float32 only).
+(not as ONNX's own LSTM node: ONNX Runtime runs that in float32 only, and on this model it ran
+slower than the unrolled steps).
 """
 from __future__ import annotations
 
