@@ -3,8 +3,8 @@
     import minigrad.onnx
     minigrad.onnx.export(model, (x,), "model.onnx", input_names=["x"], output_names=["y"])
 
-One forward pass is traced (with `dynamic_batch`, a second one at another batch size, to tell
-which dimensions grow with the batch) and the graph it records, the one `draw` and `trace`
+One forward pass is traced (and a second one with other values, and with `dynamic_batch` one
+row more, to tell what grows with the batch and what would wrongly be a constant) and the graph it records, the one `draw` and `trace`
 walk, is written node for node: each Function becomes ONNX operators of the same maths, each
 parameter an initializer named by its module path ("encoder.forward_cell.weight_h"), each named
 tensor a value of the same name ("alpha<1,·>", "c<1>"), so Netron shows the seed's notation.
@@ -95,12 +95,12 @@ def _matching(first: _Trace, second: _Trace) -> None:
     """The two traces must record the same graph: position by position, the same op."""
     if len(first.tensors) != len(second.tensors) or any(
             _op_name(a) != _op_name(b) for a, b in zip(first.tensors, second.tensors)):
-        raise ExportError("export: the recorded graph changes with the inputs (traced twice, with other "
-                          f"values{' and batch size' if first.arrays and len(first.arrays[0]) != len(second.arrays[0]) else ''}: "
-                          f"{len(first.tensors)} and {len(second.tensors)} tensors): Python control flow "
-                          "that reads tensor values cannot be exported as one graph"
-                          + ("; with a batch-size-dependent loop, export with dynamic_batch=False"
-                             if first.arrays and len(first.arrays[0]) != len(second.arrays[0]) else ""))
+        grew = bool(first.arrays) and first.arrays[0].shape != second.arrays[0].shape
+        raise ExportError(
+            f"export: the recorded graph changes with the inputs (traced twice, with other values"
+            f"{' and one row more' if grew else ''}: {len(first.tensors)} and {len(second.tensors)} tensors). "
+            "Python control flow that reads tensor values cannot be exported as one graph"
+            + ("; a loop over the batch can, with dynamic_batch=False" if grew else ""))
 
 
 # --- the graph being written --------------------------------------------------------------
@@ -122,12 +122,14 @@ class Graph:
         self.location = ""      # the user's line of the tensor being converted, on each node it makes
         self.scope = ""
         self._integers = {}
+        self._suffixes = {}  # hint → the next number to try, so that naming stays linear
 
     def fresh(self, hint: str) -> str:
-        """A value name not used yet: `hint` itself when free."""
-        name, number = hint, 2
+        """A value name not used yet: `hint` itself when free, else hint_2, hint_3, …"""
+        name, number = hint, self._suffixes.get(hint, 2)
         while name in self.used or not name:
             name, number = f"{hint}_{number}", number + 1
+        self._suffixes[hint] = number
         self.used.add(name)
         return name
 
@@ -398,7 +400,8 @@ def export(fn_or_module, example_inputs, path, input_names=None, output_names=No
     integer inputs too, where the graph reads them as indices (a token lookup). With
     `dynamic_batch`, axis 0 of every input and output is the dimension "batch".
     Before writing, `onnx.checker` checks the model and, when onnxruntime is installed, the model
-    is run on the example inputs (and, with `dynamic_batch`, on a batch one larger) and must give
+    is run on the example inputs and on a second trace's (other values; with `dynamic_batch`, one
+    row more), and must give
     minigrad's outputs to `tolerance` (by dtype: float32 1e-5, float64 1e-10); a mismatch is an
     ExportError and nothing is written.
     """
@@ -420,8 +423,9 @@ def export(fn_or_module, example_inputs, path, input_names=None, output_names=No
     module = fn_or_module if isinstance(fn_or_module, Module) else getattr(fn_or_module, "__self__", None)
     names = _Names(given, input_names, output_names, len(first.outputs),
                    module if isinstance(module, Module) else None)
-    model = _Builder(onnx, first, second, names, dynamic_batch).model()
-    _check(onnx, model, [first, second], tolerance)
+    builder = _Builder(onnx, first, second, names, dynamic_batch)
+    model = builder.model()
+    _check(onnx, model, [first, second], builder.value, tolerance)
     temporary = os.fspath(path) + ".partial"
     onnx.save(model, temporary)
     os.replace(temporary, path)
@@ -636,7 +640,9 @@ def _dim_name(k: int, c: int) -> str:
 
 # --- validation -----------------------------------------------------------------------------
 
-def _check(onnx, model, traces, tolerance) -> None:
+def _check(onnx, model, traces, values: dict, tolerance) -> None:
+    """onnx.checker, then ONNX Runtime on each trace's inputs against minigrad's outputs; on a
+    mismatch the error names the first tensor of the graph whose value differs, and its line."""
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
@@ -645,17 +651,41 @@ def _check(onnx, model, traces, tolerance) -> None:
         import onnxruntime
     except ImportError:
         return  # checked structurally only; install onnxruntime to check the numbers too
+    for which, trace in enumerate(traces):
+        expected = [(o.name, t) for o, t in zip(model.graph.output, trace.outputs)]
+        problem = _first_difference(onnxruntime, model, trace, expected, tolerance)
+        if problem is None:
+            continue
+        name, difference, tensor = problem
+        # the outputs differ: run again with every value of the graph as an output, to find where it starts
+        own = [(values[t], twin) for t, twin in zip(traces[0].tensors, trace.tensors)
+               if t.grad_fn is not None and t in values]
+        probe = onnx.ModelProto()
+        probe.CopyFrom(model)
+        del probe.graph.output[:]
+        probe.graph.output.extend(onnx.helper.make_tensor_value_info(
+            value, onnx.helper.np_dtype_to_tensor_dtype(t.dtype), None) for value, t in own)
+        first = _first_difference(onnxruntime, probe, trace, own, tolerance)
+        where = "" if first is None else (
+            f"\n  the first value that differs is {first[0]!r}: {first[1]}; "
+            f"{type(first[2].grad_fn).__name__} made it at {format_location(first[2].created_at)}")
+        raise ExportError(f"export: ONNX Runtime's output {name!r} differs from minigrad's "
+                          f"({'the example inputs' if which == 0 else 'the second trace'}, batch size "
+                          f"{len(trace.arrays[0]) if trace.arrays and trace.arrays[0].ndim else 1}): {difference}; "
+                          f"{describe(tensor)}{where}\n  Nothing was written.")
+
+
+def _first_difference(onnxruntime, model, trace, expected: list, tolerance):
+    """(value name, what differs, tensor) of the first of `expected` [(value name, tensor)] that
+    ONNX Runtime computes otherwise than minigrad did, or None."""
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    input_names = [i.name for i in model.graph.input]
-    output_names = [o.name for o in model.graph.output]
-    for trace in traces:
-        got = session.run(output_names, dict(zip(input_names, trace.arrays)))
-        for name, value, expected in zip(output_names, got, trace.outputs):
-            want = expected.data
-            tol = tolerance if tolerance is not None else TOLERANCE.get(want.dtype, 0)
-            if value.shape != want.shape or not np.allclose(value, want, rtol=tol, atol=tol):
-                difference = (f"shape {value.shape} instead of {want.shape}" if value.shape != want.shape else
-                              f"largest difference {np.max(np.abs(value - want)):.3g} (tolerance {tol:g})")
-                raise ExportError(f"export: ONNX Runtime's output {name!r} differs from minigrad's at batch size "
-                                  f"{len(trace.arrays[0]) if trace.arrays[0].ndim else 1}: {difference}; "
-                                  f"{describe(expected)}. Nothing was written.")
+    feeds = dict(zip([i.name for i in model.graph.input], trace.arrays))
+    got = session.run([name for name, _ in expected], feeds)
+    for (name, tensor), value in zip(expected, got):
+        want = tensor.data
+        tol = tolerance if tolerance is not None else TOLERANCE.get(want.dtype, 0)
+        if value.shape != want.shape:
+            return name, f"shape {value.shape} instead of {want.shape}", tensor
+        if not np.allclose(value, want, rtol=tol, atol=tol):
+            return name, f"largest difference {np.max(np.abs(value - want)):.3g} (tolerance {tol:g})", tensor
+    return None

@@ -191,12 +191,18 @@ def test_value_dependent_control_flow_is_refused(tmp_path):
     export(rows, np.ones((2, 3), np.float32), tmp_path / "m.onnx", dynamic_batch=False)
 
 
-def test_a_mismatch_with_onnx_runtime_is_an_error_and_no_file(tmp_path, monkeypatch):
+def test_a_mismatch_with_onnx_runtime_is_an_error_naming_where_it_starts_and_no_file(tmp_path, monkeypatch):
     import minigrad.onnx as mg_onnx
     monkeypatch.setitem(mg_onnx.CONVERTERS, "Exp", mg_onnx._same("Tanh"))  # a wrong mapping
-    with pytest.raises(ExportError, match="ONNX Runtime's output 'output_0' differs .* Nothing was written"):
-        export(lambda x: x.exp(), np.ones((2, 3), np.float32), tmp_path / "m.onnx")
-    assert not os.listdir(tmp_path)
+    def scaled(x):
+        return (x.tanh().exp().named("e") * 2).sum(axis=1)
+    with pytest.raises(ExportError) as error:
+        export(scaled, np.ones((2, 3), np.float32), tmp_path / "m.onnx", output_names=["total"])
+    message = str(error.value)
+    assert "ONNX Runtime's output 'total' differs from minigrad's (the example inputs, batch size 2)" in message
+    assert "the first value that differs is 'e'" in message
+    assert f"Exp made it at tests/test_onnx.py:{scaled.__code__.co_firstlineno + 1}" in message
+    assert message.endswith("Nothing was written.") and not os.listdir(tmp_path)
 
 
 def test_dynamic_batch_needs_one_batch_size(tmp_path):
