@@ -61,9 +61,8 @@ def _trace(fn, arrays: list, given: list) -> _Trace:
     for array, original in zip(arrays, given):
         if array.dtype.kind == "f":  # requires grad, so that the ops reading it record the graph
             passed.append(Tensor(array, requires_grad=True, dtype=array.dtype))
-        else:  # integers are indices: the graph keeps the very array (GetItem.index), found by identity
-            passed.append(Tensor._make(array, None, False, ("<export>", 0))
-                          if isinstance(original, Tensor) else array)
+        else:  # integers are indices: the graph holds their array (GetItem.index), found by its values
+            passed.append(Tensor(array, dtype=array.dtype) if isinstance(original, Tensor) else array)
     with enable_grad():
         result = fn(*passed)
     outputs = list(result) if isinstance(result, (tuple, list)) else [result]

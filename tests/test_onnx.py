@@ -127,6 +127,19 @@ def test_a_static_batch_keeps_the_example_shape(tmp_path):
     assert [o.name for o in model.graph.output] == ["total"]
 
 
+def test_tensor_inputs_keep_their_names_and_integer_tensors_are_indices(tmp_path):
+    table = Embedding(5, 2)
+    x = mg.Tensor(np.ones((2, 2), np.float32), name="x")
+    tokens = mg.Tensor(np.array([[1, 4], [0, 0]]), name="tokens")
+    model = export(lambda x, tokens: table(tokens) * x.reshape(2, 2, 1), (x, tokens), tmp_path / "m.onnx",
+                   dynamic_batch=False)
+    assert [i.name for i in model.graph.input] == ["x", "tokens"]
+    feeds = [np.full((2, 2), 3, np.float32), np.array([[2, 2], [3, 1]])]
+    with mg.no_grad():
+        want = table(feeds[1]).data * 3
+    np.testing.assert_allclose(run(tmp_path / "m.onnx", feeds)[0], want, rtol=1e-6)
+
+
 # --- names, errors, validation -----------------------------------------------------------------
 
 class Tiny(Module):
