@@ -245,6 +245,18 @@ def test_the_date_models(score, fused, dtype, tmp_path):
     np.testing.assert_allclose(alpha, want_alpha, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_the_other_cells(cell, tmp_path):
+    from attention.seq2seq import ModelConfig, Seq2SeqAttention
+    mg.manual_seed(4)
+    model = Seq2SeqAttention(ModelConfig(Tx=8, Ty=3, cell=cell))
+    generator = np.random.default_rng(5)
+    export(model, generator.integers(0, 37, (3, 8)), tmp_path / "m.onnx")
+    x = generator.integers(0, 37, (2, 8))
+    for got, want in zip(run(tmp_path / "m.onnx", [x]), minigrad_outputs(model, [x])):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A date translator trained for one short epoch (accuracy does not matter: agreement does)."""
