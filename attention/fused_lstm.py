@@ -11,6 +11,10 @@ The gates' three sigmoids and one tanh are a single tanh of the whole (B, 4H) ga
 on the i, f, o blocks and scale = 1, shift = 0 on the g block (the Sigmoid op computes σ the same
 way). The derivative, written with the activation y, is scale² - (y - shift)²: y(1 - y) on the
 sigmoid blocks, 1 - y² on the tanh block.
+
+Each Function's `to_onnx` writes the same maths as ONNX operators for minigrad.onnx.export
+(not as ONNX's own LSTM node: ONNX Runtime runs that in float32 only, and on this model it ran
+slower than the unrolled steps).
 """
 from __future__ import annotations
 
@@ -39,6 +43,20 @@ def _activate(z: np.ndarray, hidden: int) -> np.ndarray:
     z *= scale
     z += shift
     return z
+
+
+def _onnx_step(graph, projected: str, h: str, c: str, weight_h: str, scale: str, shift: str) -> tuple:
+    """(h', c') as ONNX values: act(p + h W_h) with act = scale ⊙ tanh(scale ⊙ z) + shift, as `_activate`."""
+    z = graph.op("Add", graph.op("MatMul", h, weight_h), projected)
+    gates = graph.op("Add", graph.op("Mul", graph.op("Tanh", graph.op("Mul", z, scale)), scale), shift)
+    i, f, g, o = graph.op("Split", gates, axis=-1, num_outputs=4, outputs=4)
+    c_next = graph.op("Add", graph.op("Mul", f, c), graph.op("Mul", i, g))
+    return graph.op("Mul", o, graph.op("Tanh", c_next)), c_next
+
+
+def _onnx_gate_constants(graph, hidden: int, dtype) -> tuple:
+    scale, shift, _ = _gate_constants(hidden, np.dtype(dtype))
+    return graph.constant(scale, "lstm gate scale"), graph.constant(shift, "lstm gate shift")
 
 
 def _slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
@@ -90,6 +108,11 @@ class LSTMStep(Function):
         d_z[:, 3] *= grad_h * tanh_c
         d_z = d_z.reshape(batch, 4 * hidden)
         return d_z, d_z @ weight_h.T, d_c * f, h.T @ d_z
+
+    def to_onnx(self, graph, inputs) -> str:
+        h = self.inputs[1]
+        scale, shift = _onnx_gate_constants(graph, h.shape[1], h.dtype)
+        return graph.op("Concat", *_onnx_step(graph, *inputs, scale, shift), axis=-1)
 
 
 class LSTMSequence(Function):
@@ -169,6 +192,19 @@ class LSTMSequence(Function):
         h_previous = np.ascontiguousarray(hs[previous[0]:previous[0] + steps].swapaxes(0, 1))
         d_weight_h = h_previous.reshape(-1, hidden).T @ d_z_rows.reshape(-1, width)
         return d_z_rows, from_next_h, from_next_c, d_weight_h
+
+    def to_onnx(self, graph, inputs) -> str:
+        """Unrolled: one step per position (T is fixed by the traced shape, the batch is not)."""
+        projected, h, c, weight_h = inputs
+        steps, hidden = self.inputs[0].shape[1], self.inputs[1].shape[1]
+        scale, shift = _onnx_gate_constants(graph, hidden, self.inputs[0].dtype)
+        axis = graph.integers([1])
+        outputs = {}
+        for t in self._reading_order(steps):
+            p = graph.op("Gather", projected, graph.integers(t), axis=1)
+            h, c = _onnx_step(graph, p, h, c, weight_h, scale, shift)
+            outputs[t] = graph.op("Unsqueeze", h, axis)
+        return graph.op("Concat", *[outputs[t] for t in range(steps)], axis=1)
 
     def _reading_order(self, steps: int) -> range:
         return range(steps - 1, -1, -1) if self.reverse else range(steps)
