@@ -202,6 +202,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def command_export(args) -> int:
     """The translator as one ONNX model, x (batch, Tx) token indices → logits (batch, Ty, V) and
     alpha (batch, Ty, Tx), and its vocabularies beside it as JSON (OUT without .onnx + .vocab.json)."""
