@@ -207,8 +207,6 @@ def _same(op_type):
 
 
 def _pow(g, node):
-    if len(node.inputs) == 2:  # tensor ** tensor
-        return g.op("Pow", *node.cast_inputs(g))
     exponent = g.constant(np.asarray(node.fn.exponent, dtype=node.output.dtype))
     return g.op("Pow", node.inputs[0], exponent)
 
@@ -382,6 +380,7 @@ CONVERTERS = {
     "Add": _same("Add"), "Sub": _same("Sub"), "Mul": _same("Mul"), "Div": _same("Div"),
     "Neg": _same("Neg"), "Exp": _same("Exp"), "Log": _same("Log"), "Tanh": _same("Tanh"),
     "Sigmoid": _same("Sigmoid"), "ReLU": _same("Relu"), "MatMul": _same("MatMul"), "Pow": _pow,
+    "TensorPow": _same("Pow"),
     "Sum": _reduce("ReduceSum"), "Mean": _reduce("ReduceMean"), "Max": _reduce("ReduceMax"),
     "Reshape": _reshape, "BroadcastTo": _broadcast_to, "Transpose": _transpose, "GetItem": _getitem,
     "Gather": _gather, "Concat": _concat, "Stack": _stack,

@@ -36,6 +36,8 @@ CASES = {
     "Neg": ([(4, 5)], lambda x: -x),
     "Pow": ([(4, 5)], lambda x: positive(x) ** 1.5),
     "Pow square": ([(4, 5)], lambda x: x ** 2),
+    "TensorPow": ([(4, 5), (4, 5)], lambda x, y: positive(x) ** y),
+    "TensorPow of a constant base": ([(4, 5)], lambda x: 2.0 ** x),
     "Exp": ([(4, 5)], lambda x: x.exp()),
     "Log": ([(4, 5)], lambda x: positive(x).log()),
     "Tanh": ([(4, 5)], lambda x: x.tanh()),
