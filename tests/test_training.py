@@ -29,8 +29,10 @@ def test_reversal_reaches_high_accuracy_in_seconds(tmp_path):
     assert last["sharpness"] > 0.4  # reversal needs sharp attention: each output looks at one input
     model, human, machine, metadata = load_checkpoint(str(tmp_path))
     assert metadata["metrics"]["epoch"] == last["epoch"]
-    predicted, _ = model.predict(np.stack([human.encode_padded("01234567", 8)[0]]))
-    assert machine.decode(predicted[0]) == "76543210"
+    texts = ["01234567", "73150264", "98989898", "55501234", "31415926", "27182818", "00000001", "86420975"]
+    predicted, _ = model.predict(np.stack([human.encode_padded(text, 8)[0] for text in texts]))
+    right = sum(machine.decode(p) == text[::-1] for p, text in zip(predicted, texts))
+    assert right >= 6, [machine.decode(p) for p in predicted]  # the loaded model reverses, as its metrics say
 
 
 def test_interrupt_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
