@@ -135,8 +135,11 @@ class Tensor:
         return self.data
 
     def detach(self) -> "Tensor":
-        """The same data (shared, not copied) cut out of the graph."""
-        return Tensor._make(self.data, None, False, user_location())
+        """The same data (shared, not copied) cut out of the graph; a write through it counts
+        in this tensor's version too, since it changes the same values."""
+        out = Detached._make(self._data, None, False, user_location())
+        out._base = self._base if type(self) is Detached else self
+        return out
 
     def __len__(self) -> int:
         return len(self.data)
@@ -280,6 +283,16 @@ class Tensor:
     def T(self):
         """All axes reversed, as numpy's .T."""
         return ops.Transpose.apply(self, axes=tuple(reversed(range(self.ndim))))
+
+
+class Detached(Tensor):
+    """What `detach()` returns: a constant sharing its array with `_base`, the tensor it came from."""
+    __slots__ = ("_base",)
+
+    def _write_in_place(self, op: str, write) -> "Tensor":
+        super()._write_in_place(op, write)
+        self._base._version += 1  # the same values changed under the tensor it was detached from
+        return self
 
 
 class RemovableHandle:

@@ -1,32 +1,28 @@
-"""The differential fuzzer (bench/fuzz_torch.py) on a fixed budget: 300 seeded programs must give
-the same values and gradients in minigrad and PyTorch; the fuzzer must also catch a wrong
-gradient and shrink it to a reproducer that runs on its own."""
+"""The differential fuzzer (torch_fuzz.py; bench/fuzz_torch.py runs thousands) on a fixed budget:
+300 seeded programs must give the same values and gradients in minigrad and PyTorch; the fuzzer
+must also catch a wrong gradient and shrink it to a reproducer that runs on its own."""
 import contextlib
 import io
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import minigrad as mg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import fuzz_torch  # noqa: E402  (bench/ is not a package)
+import torch_fuzz  # tests/torch_fuzz.py
 
 pytestmark = pytest.mark.torch
 
 
 def test_300_seeded_programs_agree_with_pytorch():
     reports = []
-    ran, found = fuzz_torch.fuzz(300, seed=0, log=reports.append)
+    ran, found = torch_fuzz.fuzz(300, seed=0, log=reports.append)
     assert ran == 300
     assert not found, "\n\n".join(reports)
 
 
 def test_programs_cover_every_op_and_index_kind():
-    sources = "\n".join(s.minigrad for seed in range(300) for s in fuzz_torch.generate(seed).statements)
+    sources = "\n".join(s.minigrad for seed in range(300) for s in torch_fuzz.generate(seed).statements)
     for needle in ("+", "-", "*", "/", "**", "2.0 **", ".exp()", ".log()", ".tanh()", ".sigmoid()",
                    ".relu()", ".sum(", ".mean(", ".max(", "@", ".reshape(", ".broadcast_to(",
                    ".permute(", ".transpose(", ".T", "mg.concat(", "mg.stack(", "mg.split(",
@@ -37,7 +33,7 @@ def test_programs_cover_every_op_and_index_kind():
                        r"\[np\.array\(\[(True|False)", r"\[np\.array\(-?\d+\)\]",
                        r"\[np\.array\(\[\], dtype", r"\[np\.array\(\[[^]]*\]\), np\.array"):
         assert re.search(index_kind, sources), index_kind
-    shapes = {a.ndim for seed in range(300) for a, _ in fuzz_torch.generate(seed).leaves.values()}
+    shapes = {a.ndim for seed in range(300) for a, _ in torch_fuzz.generate(seed).leaves.values()}
     assert shapes == {0, 1, 2, 3, 4}
 
 
@@ -46,10 +42,10 @@ def test_a_wrong_gradient_is_caught_shrunk_and_reproduced(monkeypatch):
         (c,) = self.saved
         return (g * (1 - c),)  # forgot a factor c
     monkeypatch.setattr(mg.ops.Tanh, "backward", wrong)
-    program = next(p for p in map(fuzz_torch.generate, range(300))
+    program = next(p for p in map(torch_fuzz.generate, range(300))
                    if any(".tanh()" in s.minigrad for s in p.statements) and len(p.statements) > 3)
-    assert fuzz_torch.mismatches(program)
-    small = fuzz_torch.shrink(program)
+    assert torch_fuzz.mismatches(program)
+    small = torch_fuzz.shrink(program)
     assert len(small.statements) < len(program.statements)
     assert small.statements[-1].minigrad.endswith(".tanh()")
     printed = io.StringIO()

@@ -114,3 +114,13 @@ def test_versions_start_at_zero_and_reads_do_not_count():
     y = x * 2
     _ = x.data, y.data, x.data[0], repr(x)
     assert x.version == 0 and y.version == 0
+
+
+def test_a_write_through_a_detached_tensor_counts_for_the_original():
+    x = leaf([1.0, 2.0], "x")
+    loss = (x * x).sum()
+    view = x.detach()
+    view[0] = 5.0  # a constant may be written, but the values are x's
+    assert x.data[0] == 5.0 and x.version == 1
+    with pytest.raises(mg.GradError, match="'x'.*modified in place"):
+        loss.backward()
