@@ -343,7 +343,7 @@ class _Indexing:
             return g.op("Gather", x, self.node.index_value(items[k], self.items2[k]), axis=axis_of[k])
         for k in arrays:
             if not np.array_equal(items[k], self.items2[k]) or items[k].shape != self.items2[k].shape:
-                raise ExportError("export: indexing with several integer arrays that change with the batch "
+                raise ExportError("export: indexing with several integer arrays that change with the inputs "
                                   f"is not supported; {describe(self.node.output)}")
         ndim = self.node.fn.inputs[0].ndim
         indexed = [axis_of[k] for k in arrays]
