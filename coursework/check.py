@@ -12,11 +12,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from minigrad.coursework.emit import emit, project_files, solution_blocks
-from minigrad.coursework.grade import grade
-from minigrad.coursework.manifest import Manifest
-from minigrad.coursework.markers import find_blocks
-from minigrad.coursework.runner import run_task_tests
+from coursework.emit import emit, project_files, solution_blocks
+from coursework.grade import grade
+from coursework.manifest import Manifest
+from coursework.markers import find_blocks
+from coursework.runner import run_task_tests
 
 SHORTEST_TELLING_LINE = 24  # characters: shorter solution lines ("return ga, gb") give nothing away
 

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minigrad.coursework.emit import tree_environment
+from coursework.emit import tree_environment
 
 REPORT_VARIABLE = "MINIGRAD_TASK_REPORT"  # read (and removed) by tests/conftest.py
 TEST_SECONDS = 60                         # one test longer than this fails as an endless loop
