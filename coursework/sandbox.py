@@ -164,11 +164,11 @@ def _one_child(tree, modules, remaining, chosen, limits, deadline, answers) -> t
             final = _final(supervisor)
         status = final["status"] if final["status"] is not None else exited
         output = final["output"].strip()
-        reason = f"the probe process ended ({_describe(status)})" + (
-            f"; its output ended with:\n{output[-1500:]}" if output else "")
+        shown = f"; its output ended with:\n{output[-1500:]}" if output else ""
+        ended = f"the probe process ended ({_describe(status)})"
         if remaining and remaining[0] in started:
-            answers[remaining.pop(0)] = Answer(failure=reason.replace("ended", "ended during this probe", 1))
-        return reason, hidden
+            answers[remaining.pop(0)] = Answer(failure=f"{ended} during this probe{shown}")
+        return f"{ended} before its first probe{shown}", hidden
     finally:
         if write_end is not None:
             os.close(write_end)
