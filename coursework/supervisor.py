@@ -168,8 +168,12 @@ def main() -> int:
             status = child.poll()
             if status is not None:
                 print(json.dumps({"exited": status}), flush=True)
+    if status is None:  # the answers' pipe closes a moment before the child becomes a zombie
+        try:
+            status = child.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
     kill_everything(child.pid)
-    status = child.returncode if child.returncode is not None else status
     print(json.dumps({"status": status, "output": output.decode("utf-8", "replace")}), flush=True)  # all dead
     return 0
 
