@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 0x4000, 1 << 18
 OUTPUT_TAIL = 4000  # characters of the child's stdout and stderr kept for the report
@@ -125,6 +125,7 @@ def preexec(spec: dict, hiding: list):
                             ("RLIMIT_FSIZE", limits["file_size"]), ("RLIMIT_NPROC", processes),
                             ("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", 256)):
             resource.setrlimit(getattr(resource, name), (value, value))
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid program gives root back
         if spec["uid"] is not None:
             os.setgroups([])
             os.setgid(spec["gid"])

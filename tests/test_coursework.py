@@ -133,6 +133,8 @@ def test_emit_stubs_the_chosen_tasks_and_keeps_the_rest(manifest, tmp_path):
     assert "BEGIN SOLUTION 1.3" in elementwise and "return (g * c,)" in elementwise  # task 1.3 kept
     assert '"""c = a · b (elementwise).' in elementwise  # docstrings stay
     assert not (out / "tests" / "hidden").exists() and (out / "tests" / "test_tasks_engine.py").exists()
+    assert not (out / "tests" / "probes").exists() and not (out / "coursework").exists()
+    assert not (out / "tests" / "test_coursework.py").exists() and (out / "docs" / "debugging.md").exists()
     assert not (out / ".git").exists() and not (out / ".ci").exists() and (out / ".gitignore").exists()
 
 
