@@ -143,8 +143,11 @@ def _one_child(tree, modules, remaining, chosen, limits, deadline, answers) -> t
     try:
         if chosen.uid is not None:
             os.chown(home, chosen.uid, chosen.gid)
+        needed = [Path(tree).resolve(), Path(home).resolve(), Path(chosen.python).resolve()]
+        hide = [folder for folder in chosen.hide  # never a folder the child needs to work in
+                if not any(path == Path(folder) or Path(folder) in path.parents for path in needed)]
         spec = {"argv": [chosen.python, "-I", "-c", child_module.BOOTSTRAP], "cwd": home,
-                "env": environment(home), "uid": chosen.uid, "gid": chosen.gid, "hide": list(chosen.hide),
+                "env": environment(home), "uid": chosen.uid, "gid": chosen.gid, "hide": hide,
                 "answer_fd": write_end, "seconds": max(1.0, deadline - time.monotonic()) + 5,
                 "limits": {"memory": limits.memory, "cpu": int(limits.total_seconds) + 10,
                            "file_size": limits.file_size, "processes": limits.processes},

@@ -21,7 +21,7 @@ def take_files(submission: Path, files: list, tree: Path) -> list:
         if isinstance(found, str):
             notes.append(found)
             continue
-        data = _read_regular(submission, found, file)
+        data = _read_regular(submission, found)
         if isinstance(data, str):
             notes.append(data)
         else:
@@ -51,7 +51,7 @@ def _locate(submission: Path, file: str):
             f"({', '.join(map(str, same_name))}); submit the project's layout.")
 
 
-def _read_regular(submission: Path, relative: Path, file: str):
+def _read_regular(submission: Path, relative: Path):
     """The bytes of a plain file, or a note saying why it was refused. Every folder on the way and the
     file itself are checked without following links, and the file is read from the descriptor checked."""
     where = submission

@@ -273,6 +273,50 @@ def test_submitted_tests_and_probes_are_ignored(manifest, tmp_path, student, chi
     assert grade_untrusted(manifest, submission, ["1"], child_python, reference)["score"] == 0
 
 
+def test_answers_are_read_only_in_their_format():
+    """The grader decodes JSON of a few kinds; anything else, pickle included, is no answer."""
+    import base64
+    import pickle
+    from coursework.answers import Malformed, parse_line
+    array = {"ndarray": {"dtype": "float64", "shape": [2], "data": base64.b64encode(b"\0" * 16).decode()}}
+    good = parse_line(json.dumps({"answer": "m:f", "value": {"dict": {"a": array, "b": {"list": [1, "x", True]}}}}))
+    assert good["result"].value["b"] == [1, "x", True] and good["result"].value["a"].shape == (2,)
+    bad = [pickle.dumps({"answer": "m:f"}), b'{"answer": "m:f", "value": {"ndarray": {"dtype": "object", "shape": [1], "data": ""}}}',
+           json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [3]}}}).encode(),
+           json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [1 << 23]}}}).encode(),
+           json.dumps({"answer": "m:f", "value": {"code": "import os"}}).encode(),
+           json.dumps({"answer": "m:f", "value": 1, "error": {"type": "E", "message": ""}}).encode()]
+    for line in bad:
+        with pytest.raises(Malformed):
+            parse_line(line)
+
+
+def test_the_judge_says_what_differs_and_never_the_reference_values():
+    import numpy as np
+    from coursework.answers import Answer
+    from coursework.judge import judge
+    from coursework.probes import Probe
+    probe = Probe("m:f", "1.1", "f", False)
+    expected = Answer(value={"g": np.array([1.0, 2.0, 123.456])})
+    assert judge(probe, expected, Answer(value={"g": np.array([1.0, 2.0, 123.456 + 1e-12])})) == ""
+    message = judge(probe, expected, Answer(value={"g": np.array([1.0, 2.5, 123.456])}))
+    assert "['g']: 1 of 3 values differ" in message and "index (1,)" in message and "123.4" not in message
+    assert "expected shape (3,), got (2,)" in judge(probe, expected, Answer(value={"g": np.zeros(2)}))
+    assert judge(probe, expected, Answer(error=("NotImplementedError", "Task 1.1: x"))) == \
+        "raised NotImplementedError: Task 1.1: x"
+    assert judge(probe, Answer(error=("ValueError", "bad")), Answer(error=("ValueError", "other"))) == ""
+
+
+def test_the_installed_library_does_not_carry_the_coursework_tools():
+    import configparser
+    import setuptools
+    config = configparser.ConfigParser()
+    config.read(PROJECT / "setup.cfg")
+    include = config["options.packages.find"]["include"].split()
+    found = setuptools.find_packages(str(PROJECT), include=include)
+    assert "minigrad" in found and "attention" in found and not any(p.startswith("coursework") for p in found)
+
+
 # --- attacks: a hostile submission gains nothing ------------------------------------------------
 def forged_submission(manifest, student, tmp_path, code: str, file="minigrad/ops/elementwise.py") -> Path:
     """The student version's `file` (task 1.1 stubbed) with `code` appended: it runs when minigrad loads."""
