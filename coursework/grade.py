@@ -101,7 +101,8 @@ def save_reference(answers: dict, path: Path) -> None:
 def load_reference(manifest: Manifest) -> dict:
     path = manifest.root / REFERENCE
     if not path.is_file():
-        raise CourseworkError(f"grade --prepared: {path} is missing (build the zip with `python -m coursework autograder`)")
+        raise CourseworkError(f"grade --prepared: {path} is missing "
+                              "(build the zip with `python -m coursework autograder`)")
     return {probe_id: Answer(error=tuple(entry["error"])) if "error" in entry else Answer(value=decode(entry["value"]))
             for probe_id, entry in json.loads(path.read_text()).items()}
 

@@ -63,7 +63,8 @@ def _module_probes(manifest: Manifest, file: str, module: str, source: str, hidd
                 task = ast.literal_eval(decorator.args[0])
                 options = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
             except (ValueError, IndexError):
-                raise CourseworkError(f"{file}:{node.lineno}: write @probe's task and tolerances as literals") from None
+                raise CourseworkError(f"{file}:{node.lineno}: write @probe's task and tolerances "
+                                      "as literals") from None
             if task not in manifest.tasks:
                 raise CourseworkError(f"{file}:{node.lineno}: probe {node.name} names unknown task {task!r}")
             title = (ast.get_docstring(node) or node.name.replace("_", " ")).splitlines()[0]

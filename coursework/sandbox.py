@@ -72,8 +72,8 @@ def isolation(python=None, user=None, hide=(), trusted: bool = False) -> Isolati
     check = subprocess.run([python, "-I", "-c", "import numpy"], capture_output=True, text=True,
                            preexec_fn=_drop_to(chosen), cwd="/", timeout=120)
     if check.returncode != 0:
-        raise CourseworkError(f"grade: user {entry.pw_name} cannot run {python} with numpy "
-                              f"({check.stderr.strip().splitlines()[-1] if check.stderr.strip() else check.returncode}); "
+        why = check.stderr.strip().splitlines()[-1] if check.stderr.strip() else f"exit code {check.returncode}"
+        raise CourseworkError(f"grade: user {entry.pw_name} cannot run {python} with numpy ({why}); "
                               "pass --python with a Python that user can read and run "
                               "(the autograder's setup.sh builds /autograder/venv)")
     return chosen
@@ -143,7 +143,8 @@ def _one_child(tree, modules, remaining, chosen, limits, deadline, answers) -> t
     try:
         if chosen.uid is not None:
             os.chown(home, chosen.uid, chosen.gid)
-        needed = [Path(tree).resolve(), Path(home).resolve(), Path(chosen.python).resolve()]
+        needed = [Path(tree).resolve(), Path(home).resolve(), Path(chosen.python).absolute(),
+                  Path(chosen.python).resolve()]
         hide = [folder for folder in chosen.hide  # never a folder the child needs to work in
                 if not any(path == Path(folder) or Path(folder) in path.parents for path in needed)]
         spec = {"argv": [chosen.python, "-I", "-c", child_module.BOOTSTRAP], "cwd": home,

@@ -281,7 +281,8 @@ def test_answers_are_read_only_in_their_format():
     array = {"ndarray": {"dtype": "float64", "shape": [2], "data": base64.b64encode(b"\0" * 16).decode()}}
     good = parse_line(json.dumps({"answer": "m:f", "value": {"dict": {"a": array, "b": {"list": [1, "x", True]}}}}))
     assert good["result"].value["b"] == [1, "x", True] and good["result"].value["a"].shape == (2,)
-    bad = [pickle.dumps({"answer": "m:f"}), b'{"answer": "m:f", "value": {"ndarray": {"dtype": "object", "shape": [1], "data": ""}}}',
+    bad = [pickle.dumps({"answer": "m:f"}),
+           b'{"answer": "m:f", "value": {"ndarray": {"dtype": "object", "shape": [1], "data": ""}}}',
            json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [3]}}}).encode(),
            json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [1 << 23]}}}).encode(),
            json.dumps({"answer": "m:f", "value": {"code": "import os"}}).encode(),
@@ -464,7 +465,8 @@ def test_student_code_cannot_read_the_hidden_probes(manifest, student, tmp_path,
     code = f'''
         import gc, glob, sys
         _found = []
-        for _path in glob.glob({str(PROJECT)!r} + "/tests/hidden/*.py") + glob.glob("/autograder/source/tests/hidden/*"):
+        _paths = glob.glob({str(PROJECT)!r} + "/tests/hidden/*.py") + glob.glob("/autograder/source/tests/hidden/*")
+        for _path in _paths:
             try:
                 _found.append(open(_path).read())
             except OSError as error:
@@ -553,7 +555,8 @@ def test_importing_the_reference_from_the_instructors_checkout_gains_nothing(
         _roots = [{str(PROJECT)!r}]
         for _name in ("minigrad", "attention"):
             try:
-                _roots.append(json.loads(importlib.metadata.distribution(_name).read_text("direct_url.json"))["url"][7:])
+                _url = importlib.metadata.distribution(_name).read_text("direct_url.json")
+                _roots.append(json.loads(_url)["url"][7:])
             except Exception:
                 pass
         for _root in _roots:
@@ -612,7 +615,8 @@ def test_the_autograder_zip_grades_as_gradescope_runs_it(manifest, tmp_path, stu
         shutil.rmtree(root / "submission")
         write(root / "submission/minigrad/ops/elementwise.py",
               (student / "minigrad/ops/elementwise.py").read_text() + textwrap.dedent(snoop))
-        run = subprocess.run(["bash", str(root / "source/run_autograder")], env=environment, capture_output=True, text=True)
+        run = subprocess.run(["bash", str(root / "source/run_autograder")], env=environment,
+                             capture_output=True, text=True)
         outputs = [t["output"] for t in json.loads((root / "results/results.json").read_text())["tests"]]
         # Empty (a mount namespace covers them) or PermissionError (only root may enter them).
         assert any("seen: " in o for o in outputs)

@@ -118,7 +118,8 @@ def dlai_energies_die_at_zero(rng):
     from attention.additive import AdditiveAttention
     attention = AdditiveAttention(4, 3, score="dlai", rng=rng, dtype=np.float64)
     attention.energy_out.bias.data[:] = -100.0
-    a, s_prev = Tensor(rng.standard_normal((2, 5, 4)), dtype=np.float64), Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
+    a = Tensor(rng.standard_normal((2, 5, 4)), dtype=np.float64)
+    s_prev = Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
     return attention.energies(s_prev, a, attention.keys(a), t=1).data
 
 
@@ -129,6 +130,7 @@ def one_input_position_gets_all_the_attention(rng):
     from attention.additive import AdditiveAttention
     attention = AdditiveAttention(4, 3, score="bahdanau", rng=rng, dtype=np.float64)
     attention.energies = lambda s_prev, a, keys, t: Tensor(rng.standard_normal((2, 1, 1)), dtype=np.float64)
-    a, s_prev = Tensor(rng.standard_normal((2, 1, 4)), dtype=np.float64), Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
+    a = Tensor(rng.standard_normal((2, 1, 4)), dtype=np.float64)
+    s_prev = Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
     alpha, context = attention(s_prev, a, attention.keys(a), 1)
     return [alpha.data, context.data]

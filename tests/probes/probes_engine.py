@@ -144,7 +144,8 @@ def sum_to_shape_adds_up_the_copies(rng):
 def broadcast_to_backward(rng):
     """BroadcastTo's backward"""
     from minigrad import ops
-    return [backward(ops.BroadcastTo, rng.standard_normal(s), shape=t) for s, t in [((3,), (4, 3)), ((2, 1, 3), (2, 5, 3))]]
+    cases = [((3,), (4, 3)), ((2, 1, 3), (2, 5, 3))]
+    return [backward(ops.BroadcastTo, rng.standard_normal(s), shape=t) for s, t in cases]
 
 
 # --- 1.6 -------------------------------------------------------------------------------------
