@@ -2,7 +2,7 @@
 
 Tests marked `torch` compare with PyTorch and are skipped without it. Tests marked
 `task("1.2")` grade a coursework task of coursework.toml; `pytest -m task1_2` selects them.
-When `python -m minigrad.coursework` runs them, it names a report file in the environment
+When `python -m coursework check` runs them, it names a report file in the environment
 variable MINIGRAD_TASK_REPORT, and `--task-timeout S` fails a task test that runs longer than S
 seconds. This file imports no minigrad at load time, so a student's broken package still shows
 as failed tests.

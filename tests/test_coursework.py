@@ -1,20 +1,35 @@
-"""The coursework tools: markers, emit, grade (Gradescope's results.json), the autograder zip, check."""
+"""The coursework tools: markers, emit, grading by probes and a judge (Gradescope's results.json),
+the attacks a hostile submission can try on the grader, the autograder zip, check.
+
+As root (CI), student code runs as an unprivileged user, which needs a Python it can read: the
+`child_python` fixture builds a virtual environment with numpy from the system's python3, as the
+zip's setup.sh does on Gradescope.
+"""
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from minigrad.coursework import CourseworkError, build_autograder, check, emit, grade, load_manifest
-from minigrad.coursework.markers import find_blocks
-from minigrad.coursework.runner import TestRun
+from coursework import CourseworkError, Limits, build_autograder, check, emit, grade, load_manifest
+from coursework.child import BOOTSTRAP
+from coursework.grade import reference_answers
+from coursework.markers import find_blocks
+from coursework.probes import find_probes
+from coursework.results import shares
+from coursework.sandbox import isolation
 
 PROJECT = Path(__file__).resolve().parents[1]
+ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason="only a grader running as root can keep files from student "
+                                                 "code (docs/coursework.md says what is contained without root)")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +133,8 @@ def test_emit_stubs_the_chosen_tasks_and_keeps_the_rest(manifest, tmp_path):
     assert "BEGIN SOLUTION 1.3" in elementwise and "return (g * c,)" in elementwise  # task 1.3 kept
     assert '"""c = a · b (elementwise).' in elementwise  # docstrings stay
     assert not (out / "tests" / "hidden").exists() and (out / "tests" / "test_tasks_engine.py").exists()
+    assert not (out / "tests" / "probes").exists() and not (out / "coursework").exists()
+    assert not (out / "tests" / "test_coursework.py").exists() and (out / "docs" / "debugging.md").exists()
     assert not (out / ".git").exists() and not (out / ".ci").exists() and (out / ".gitignore").exists()
 
 
@@ -139,149 +156,473 @@ def test_the_emitted_tasks_tests_fail_with_the_stub_and_pytest_m_selects_them(ma
 
 
 # --- grade -----------------------------------------------------------------------------------------
-def test_grading_the_solution_gives_full_marks_in_gradescopes_format(manifest, tmp_path):
-    results = grade(manifest, PROJECT, manifest.select(["1.1"]), tmp_path / "results.json")
-    assert json.loads((tmp_path / "results.json").read_text()) == results
-    assert results["score"] == pytest.approx(2.0)
-    assert {"score", "execution_time", "output", "tests"} <= set(results)
-    tests = results["tests"]
-    assert len(tests) == 10 and {t["status"] for t in tests} == {"passed"}
-    assert all({"name", "number", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in tests)
-    assert [t["number"] for t in tests] == [f"1.1.{k}" for k in range(1, 11)]
-    assert sum(t["max_score"] for t in tests) == pytest.approx(2.0)
-    hidden = [t for t in tests if t["visibility"] == "after_due_date"]
-    assert len(hidden) == 1 and "keep_float32" in hidden[0]["name"]
-    assert "Task 1.1 Add and Mul backward: 9/9 visible tests passed" in results["output"]
+@pytest.fixture(scope="session")
+def child_python():
+    """A Python the child's user can run: this one, or as root a venv outside /root (pyenv lives there)."""
+    if not ROOT:
+        return sys.executable
+    system = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if system is None:
+        pytest.skip("no system python3 to build the unprivileged user's venv from")
+    folder = Path(tempfile.mkdtemp(prefix="coursework-venv-"))
+    os.chmod(folder, 0o755)
+    try:
+        subprocess.run([system, "-m", "venv", str(folder / "venv")], check=True, capture_output=True)
+        subprocess.run([str(folder / "venv/bin/pip"), "install", "-q", "numpy>=1.24", "graphviz>=0.20"],
+                       check=True, capture_output=True)
+    except subprocess.CalledProcessError as error:
+        pytest.skip(f"cannot build a venv for the unprivileged user: {error.stderr.decode()[-500:]}")
+    yield str(folder / "venv/bin/python")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_wrong_mul_loses_exactly_the_mul_tests(manifest, tmp_path):
+@pytest.fixture(scope="module")
+def reference(manifest, child_python):
+    return reference_answers(manifest, find_probes(manifest), isolation(child_python, trusted=True), Limits())
+
+
+@pytest.fixture(scope="module")
+def student(manifest, tmp_path_factory):
+    """The student version with every task stubbed."""
+    return emit(manifest, tmp_path_factory.mktemp("student") / "tree", list(manifest.tasks.values()))
+
+
+def grade_untrusted(manifest, submission, tasks, child_python, reference, **options):
+    return grade(manifest, submission, manifest.select(tasks), python=child_python, reference=reference,
+                 log=lambda line: None, **options)
+
+
+def task_tests(results, task):
+    return [t for t in results["tests"] if t["number"].startswith(task + ".")]
+
+
+def test_grading_the_solution_gives_full_marks_in_gradescopes_format(manifest, tmp_path, child_python):
+    """The reference is judged right everywhere (its answers computed here, not passed in)."""
+    out = tmp_path / "results" / "results.json"
+    results = grade(manifest, PROJECT, manifest.select(["1.1", "2"]), out, python=child_python, log=lambda l: None)
+    assert json.loads(out.read_text()) == results
+    assert results["score"] == 11.0 and isinstance(results["execution_time"], int) and results["output"]
+    for test in results["tests"]:
+        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
+        assert test["status"] == "passed" and test["score"] == test["max_score"] and test["output"] == ""
+    hidden = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
+    assert {t["number"].rsplit(".", 1)[0] for t in hidden} == {"1.1", "2.1", "2.2", "2.3"}
+    assert "Task 1.1 Add and Mul backward: 3/3 visible checks passed" in results["output"]
+
+
+def test_the_points_of_a_task_are_split_in_hundredths_that_add_up():
+    assert shares(2, 3) == [0.67, 0.67, 0.66] and shares(3, 7) == [0.43] * 6 + [0.42]
+    assert round(sum(shares(15, 13)), 9) == 15
+
+
+def test_the_stubbed_tree_scores_zero_and_one_restored_task_exactly_its_points(
+        manifest, tmp_path, student, child_python, reference):
+    zero = grade_untrusted(manifest, student, [], child_python, reference)
+    assert zero["score"] == 0 and {t["status"] for t in zero["tests"]} == {"failed"}
+    assert all("raised NotImplementedError: Task" in t["output"] for t in zero["tests"])
     submission = tmp_path / "submission"
+    shutil.copytree(student, submission)
+    shutil.copy(PROJECT / "minigrad/optim.py", submission / "minigrad/optim.py")  # task 2.3 only
+    restored = grade_untrusted(manifest, submission, [], child_python, reference)
+    assert restored["score"] == 3.0
+    assert {t["number"].rsplit(".", 1)[0] for t in restored["tests"] if t["status"] == "passed"} == {"2.3"}
+    assert sum(t["max_score"] for t in restored["tests"]) == pytest.approx(35, abs=1e-9)
+
+
+def test_a_wrong_mul_loses_exactly_the_mul_probes(manifest, tmp_path, child_python, reference):
     source = (PROJECT / "minigrad/ops/elementwise.py").read_text()
     wrong = source.replace("sum_to_shape(g * b, a.shape)", "sum_to_shape(g * a, a.shape)")
     assert wrong != source
-    write(submission / "minigrad/ops/elementwise.py", wrong)
-    results = grade(manifest, submission, manifest.select(["1.1"]))
-    failed = {t["name"].split(": ", 1)[1] for t in results["tests"] if t["status"] == "failed"}
-    assert failed and all("mul" in name for name in failed)
-    assert any("GradcheckError" in t["output"] for t in results["tests"] if t["status"] == "failed")
+    write(tmp_path / "submission/minigrad/ops/elementwise.py", wrong)
+    results = grade_untrusted(manifest, tmp_path / "submission", ["1.1"], child_python, reference)
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert {t["name"].split(": ", 1)[1] for t in failed} == {
+        "Mul's backward multiplies by the other input",
+        "Add and Mul sum a broadcast input back to its shape (through sum_to_shape)"}
+    assert all("values differ from the reference" in t["output"] for t in failed)
     assert 0 < results["score"] < 2
 
 
-def test_a_submission_that_does_not_import_scores_zero_per_test_with_the_error(manifest, tmp_path):
-    submission = tmp_path / "submission"
-    write(submission / "elementwise.py", "def broken(:\n")  # uploaded alone: found by its name
-    results = grade(manifest, submission, manifest.select(["1.1", "1.2"]))
-    assert results["score"] == 0 and len(results["tests"]) == 20
-    assert all(t["status"] == "failed" and "SyntaxError" in t["output"] for t in results["tests"])
-    assert "The submitted code does not load" in results["output"]
-    assert "minigrad/ops/linalg.py is not in the submission" in results["output"]
-
-
-def test_a_module_that_fails_to_load_costs_only_the_tasks_that_use_it(manifest, tmp_path):
-    """A broken attention/additive.py fails the attention tasks, not the cells in attention/cells.py."""
+def test_a_module_that_fails_to_load_costs_only_the_tasks_that_use_it(manifest, tmp_path, child_python, reference):
     submission = tmp_path / "submission"
     write(submission / "attention/additive.py", (PROJECT / "attention/additive.py").read_text()
           + "\nraise RuntimeError('half-finished')\n")
     write(submission / "attention/cells.py", (PROJECT / "attention/cells.py").read_text())
-    results = grade(manifest, submission, manifest.select(["3.1", "3.3"]))
-    by_task = {task: [t for t in results["tests"] if t["number"].startswith(task + ".")] for task in ("3.1", "3.3")}
-    assert all(t["status"] == "passed" for t in by_task["3.1"])
-    assert all(t["status"] == "failed" and "half-finished" in t["output"] for t in by_task["3.3"])
+    results = grade_untrusted(manifest, submission, ["3.1", "3.3"], child_python, reference)
+    assert all(t["status"] == "passed" for t in task_tests(results, "3.1"))
+    assert all(t["status"] == "failed" and "half-finished" in t["output"] for t in task_tests(results, "3.3"))
+    assert "attention/cells.py" not in results["output"]
 
 
-def test_a_submission_cannot_replace_the_tests(manifest, tmp_path):
-    """Only the graded tasks' files are taken: a submitted test file that passes everything is ignored."""
-    student = emit(manifest, tmp_path / "student", manifest.select(["1.1"]))
-    write(student / "tests" / "test_tasks_engine.py", "def test_nothing():\n    pass\n")
-    write(student / "tests" / "conftest.py", "")
-    results = grade(manifest, student, manifest.select(["1.1"]))
-    assert results["score"] == 0 and len(results["tests"]) == 10
-    assert all("NotImplementedError: Task 1.1" in t["output"] for t in results["tests"])
+def test_files_uploaded_alone_or_beside_a_build_copy_are_found(manifest, tmp_path, child_python, reference):
+    write(tmp_path / "alone/elementwise.py", (PROJECT / "minigrad/ops/elementwise.py").read_text())
+    assert grade_untrusted(manifest, tmp_path / "alone", ["1.1"], child_python, reference)["score"] == 2.0
+    project = tmp_path / "nested" / "myproject"
+    write(project / "minigrad/ops/elementwise.py", (PROJECT / "minigrad/ops/elementwise.py").read_text())
+    write(project / "build/lib/minigrad/ops/elementwise.py", "raise RuntimeError('stale copy')\n")
+    results = grade_untrusted(manifest, tmp_path / "nested", ["1.1", "1.2"], child_python, reference)
+    assert results["score"] == 2.0 and "minigrad/ops/linalg.py is not in the submission" in results["output"]
 
 
-def test_an_endless_loop_fails_its_own_tests_and_the_others_still_score(manifest, tmp_path):
+def test_submitted_tests_and_probes_are_ignored(manifest, tmp_path, student, child_python, reference):
     submission = tmp_path / "submission"
+    shutil.copytree(student, submission)
+    write(submission / "tests/probes/probes_engine.py", "raise SystemExit\n")
+    write(submission / "tests/conftest.py", "")
+    write(submission / "coursework/judge.py", "def judge(*a): return ''\n")
+    assert grade_untrusted(manifest, submission, ["1"], child_python, reference)["score"] == 0
+
+
+def test_answers_are_read_only_in_their_format():
+    """The grader decodes JSON of a few kinds; anything else, pickle included, is no answer."""
+    import base64
+    import pickle
+    from coursework.answers import Malformed, parse_line
+    array = {"ndarray": {"dtype": "float64", "shape": [2], "data": base64.b64encode(b"\0" * 16).decode()}}
+    good = parse_line(json.dumps({"answer": "m:f", "value": {"dict": {"a": array, "b": {"list": [1, "x", True]}}}}))
+    assert good["result"].value["b"] == [1, "x", True] and good["result"].value["a"].shape == (2,)
+    bad = [pickle.dumps({"answer": "m:f"}),
+           b'{"answer": "m:f", "value": {"ndarray": {"dtype": "object", "shape": [1], "data": ""}}}',
+           json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [3]}}}).encode(),
+           json.dumps({"answer": "m:f", "value": {"ndarray": {**array["ndarray"], "shape": [1 << 23]}}}).encode(),
+           json.dumps({"answer": "m:f", "value": {"code": "import os"}}).encode(),
+           json.dumps({"answer": "m:f", "value": 1, "error": {"type": "E", "message": ""}}).encode()]
+    for line in bad:
+        with pytest.raises(Malformed):
+            parse_line(line)
+
+
+def test_the_judge_says_what_differs_and_never_the_reference_values():
+    import numpy as np
+    from coursework.answers import Answer
+    from coursework.judge import judge
+    from coursework.probes import Probe
+    probe = Probe("m:f", "1.1", "f", False)
+    expected = Answer(value={"g": np.array([1.0, 2.0, 123.456])})
+    assert judge(probe, expected, Answer(value={"g": np.array([1.0, 2.0, 123.456 + 1e-12])})) == ""
+    message = judge(probe, expected, Answer(value={"g": np.array([1.0, 2.5, 123.456])}))
+    assert "['g']: 1 of 3 values differ" in message and "index (1,)" in message and "123.4" not in message
+    assert "expected shape (3,), got (2,)" in judge(probe, expected, Answer(value={"g": np.zeros(2)}))
+    assert judge(probe, expected, Answer(error=("NotImplementedError", "Task 1.1: x"))) == \
+        "raised NotImplementedError: Task 1.1: x"
+    assert judge(probe, Answer(error=("ValueError", "bad")), Answer(error=("ValueError", "other"))) == ""
+
+
+def test_the_installed_library_does_not_carry_the_coursework_tools():
+    import configparser
+    import setuptools
+    config = configparser.ConfigParser()
+    config.read(PROJECT / "setup.cfg")
+    include = config["options.packages.find"]["include"].split()
+    found = setuptools.find_packages(str(PROJECT), include=include)
+    assert "minigrad" in found and "attention" in found and not any(p.startswith("coursework") for p in found)
+
+
+# --- attacks: a hostile submission gains nothing ------------------------------------------------
+def forged_submission(manifest, student, tmp_path, code: str, file="minigrad/ops/elementwise.py") -> Path:
+    """The student version's `file` (task 1.1 stubbed) with `code` appended: it runs when minigrad loads."""
+    submission = tmp_path / "submission"
+    write(submission / file, (student / file).read_text() + textwrap.dedent(code))
+    return submission
+
+
+def graded_zero(manifest, submission, child_python, reference, tasks=("1.1",), out=None, **options):
+    results = grade_untrusted(manifest, submission, list(tasks), child_python, reference, out=out, **options)
+    assert results["score"] == 0, results
+    return results
+
+
+def full_marks_json() -> str:
+    return json.dumps({"score": 35.0, "tests": [{"score": 35.0, "max_score": 35.0, "name": "forged"}]})
+
+
+def test_patching_pytest_reports_at_import_gains_nothing(manifest, student, tmp_path, child_python, reference):
+    code = '''
+        try:
+            import _pytest.reports, _pytest.runner
+            _pytest.reports.TestReport.outcome = "passed"
+            _pytest.reports.BaseReport.passed = property(lambda self: True)
+            _pytest.reports.BaseReport.failed = property(lambda self: False)
+        except Exception:
+            pass
+    '''
+    graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference)
+
+
+def test_wrapping_the_report_writer_found_through_gc_gains_nothing(manifest, student, tmp_path, child_python,
+                                                                   reference):
+    """The forger finds every writer and encoder alive in its process and turns each error into 'passed'."""
+    code = '''
+        import gc, io, json
+        def _forge(write):
+            def forged(text, *rest):
+                try:
+                    record = json.loads(text)
+                    if "error" in record:
+                        record = {"answer": record["answer"], "value": True}
+                        text = json.dumps(record) + "\\n"
+                except Exception:
+                    pass
+                return write(text, *rest)
+            return forged
+        for _thing in gc.get_objects():
+            if isinstance(_thing, io.TextIOWrapper) and _thing.writable():
+                try:
+                    _thing.write = _forge(_thing.write)
+                except Exception:
+                    pass
+            if isinstance(_thing, dict) and "encode" in _thing and "main" in _thing:
+                _thing["encode"] = lambda value, depth=0: True
+    '''
+    graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference)
+
+
+def test_reading_the_report_path_from_proc_environ_and_rewriting_it_at_exit_gains_nothing(
+        manifest, student, tmp_path, child_python, reference):
+    out = tmp_path / "results" / "results.json"
+    code = f'''
+        import atexit, os
+        _paths = [{str(out)!r}]
+        with open("/proc/self/environ", "rb") as _environ:
+            _paths += [v.split(b"=", 1)[1].decode() for v in _environ.read().split(b"\\0") if b"/" in v]
+        def _rewrite():
+            for path in _paths:
+                try:
+                    with open(path, "w") as handle:
+                        handle.write({full_marks_json()!r})
+                except OSError:
+                    pass
+        _rewrite()
+        atexit.register(_rewrite)
+    '''
+    graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference, out=out)
+    assert json.loads(out.read_text())["score"] == 0
+
+
+def test_a_daemon_that_rewrites_results_after_the_grader_exits_is_killed(manifest, student, tmp_path,
+                                                                         child_python, reference):
+    out = tmp_path / "results" / "results.json"
+    pids = Path(tempfile.mkdtemp(prefix="coursework-daemon-"))
+    os.chmod(pids, 0o777)
+    code = f'''
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open({str(pids)!r} + "/" + str(os.getpid()), "w"):
+                    pass
+                for _ in range(40):
+                    time.sleep(0.25)
+                    try:
+                        with open({str(out)!r}, "w") as handle:
+                            handle.write({full_marks_json()!r})
+                    except OSError:
+                        pass
+            os._exit(0)
+    '''
+    try:
+        graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference, out=out)
+        daemons = [int(p.name) for p in pids.iterdir()]
+        assert daemons, "the daemon never started"
+        time.sleep(1.5)
+        assert json.loads(out.read_text())["score"] == 0
+        for pid in daemons:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        shutil.rmtree(pids, ignore_errors=True)
+
+
+@pytest.mark.parametrize("target", ["reference", "passwd", "folder"])
+def test_a_symlinked_submission_file_is_refused(manifest, tmp_path, child_python, reference, target):
+    submission = tmp_path / "submission"
+    if target == "folder":
+        (submission / "minigrad").parent.mkdir(parents=True)
+        (submission / "minigrad").symlink_to(PROJECT / "minigrad")
+    else:
+        (submission / "minigrad/ops").mkdir(parents=True)
+        (submission / "minigrad/ops/elementwise.py").symlink_to(
+            PROJECT / "minigrad/ops/elementwise.py" if target == "reference" else "/etc/passwd")
+    results = graded_zero(manifest, submission, child_python, reference)
+    assert "refused minigrad/ops/elementwise.py:" in results["output"]
+    assert "root:" not in json.dumps(results)
+
+
+def test_a_hard_link_and_an_oversized_file_are_refused(manifest, tmp_path, child_python, reference):
+    outside = tmp_path / "outside.py"
+    outside.write_text((PROJECT / "minigrad/ops/elementwise.py").read_text())
+    (tmp_path / "submission/minigrad/ops").mkdir(parents=True)
+    os.link(outside, tmp_path / "submission/minigrad/ops/elementwise.py")
+    write(tmp_path / "submission/minigrad/ops/linalg.py", "#" * (2 << 20))
+    results = graded_zero(manifest, tmp_path / "submission", child_python, reference, tasks=("1.1", "1.2"))
+    assert "refused minigrad/ops/elementwise.py: it has 2 hard links" in results["output"]
+    assert "refused minigrad/ops/linalg.py: 2097152 bytes" in results["output"]
+
+
+@needs_root
+def test_student_code_cannot_read_the_hidden_probes(manifest, student, tmp_path, child_python, reference):
+    """It looks for them on disk and in its own memory, and puts what it finds in its visible output."""
+    code = f'''
+        import gc, glob, sys
+        _found = []
+        _paths = glob.glob({str(PROJECT)!r} + "/tests/hidden/*.py") + glob.glob("/autograder/source/tests/hidden/*")
+        for _path in _paths:
+            try:
+                _found.append(open(_path).read())
+            except OSError as error:
+                _found.append(type(error).__name__)
+        _found += [str(getattr(f, "sources", "")) for f in sys.meta_path]
+        raise RuntimeError("found: " + " ".join(_found)[:1500])
+    '''
+    results = graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference,
+                          tasks=("1",))
+    visible = " ".join(t["output"] for t in results["tests"] if t["visibility"] == "visible")
+    assert "found:" in visible and "probes_hidden" not in visible and "keep_float32" not in visible
+
+
+def test_os_exit_at_import_costs_only_the_submitters_points(manifest, student, tmp_path, child_python, reference):
+    code = "import os\nos._exit(3)\n"
+    results = graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference)
+    assert all("the probe process ended (exit code 3)" in t["output"] for t in results["tests"])
+
+
+def test_an_endless_loop_fails_its_own_probes_and_the_others_still_score(manifest, tmp_path, child_python, reference):
     source = (PROJECT / "minigrad/ops/elementwise.py").read_text()
     looping = source.replace("        a, b = self.saved\n        a_in, b_in = self.inputs\n",
                              "        a, b = self.saved\n        a_in, b_in = self.inputs\n        while True:\n"
                              "            pass\n", 1)
     assert looping != source
-    write(submission / "minigrad/ops/elementwise.py", looping)
-    results = grade(manifest, submission, manifest.select(["1.1"]), test_seconds=2)
+    write(tmp_path / "submission/minigrad/ops/elementwise.py", looping)
+    started = time.monotonic()
+    results = grade_untrusted(manifest, tmp_path / "submission", ["1.1"], child_python, reference,
+                              limits=Limits(probe_seconds=2))
+    assert time.monotonic() - started < 60
     failed = [t for t in results["tests"] if t["status"] == "failed"]
-    assert failed and all("TimeoutError: the test ran longer than 2 s" in t["output"] for t in failed)
-    add_only = [t for t in results["tests"] if "test_add_backward" in t["name"] or t["name"].endswith("[Add]")]
-    assert len(add_only) == 4 and all(t["status"] == "passed" for t in add_only)
+    assert failed and all("ran longer than 2 s" in t["output"] for t in failed)
+    assert [t["name"].split(": ", 1)[1] for t in results["tests"] if t["status"] == "passed"] == [
+        "Add's backward passes the gradient to both inputs"]
 
 
-def test_a_forged_report_does_not_score(manifest, tmp_path):
-    """Student code that finds the report and appends 'passed' for every collected test, when the
-    test process ends, gains nothing."""
-    submission = tmp_path / "submission"
-    forger = textwrap.dedent('''
-        import atexit, json, os, sys
-        _paths = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--task-report=")]
-        _paths += [os.environ.get("MINIGRAD_TASK_REPORT", "")]
-        def _forge():
-            for path in filter(None, _paths):
-                with open(path) as report:
-                    tests = [json.loads(line)["collected"] for line in report if '"collected"' in line]
-                with open(path, "a") as report:
-                    for test in tests:
-                        report.write(json.dumps({"test": test, "tasks": ["1.1"], "outcome": "passed",
-                                                 "output": ""}) + "\\n")
-        atexit.register(_forge)
-    ''')
-    student = emit(manifest, tmp_path / "student", manifest.select(["1.1"]))
-    write(submission / "minigrad/ops/elementwise.py", (student / "minigrad/ops/elementwise.py").read_text() + forger)
-    results = grade(manifest, submission, manifest.select(["1.1"]))
-    assert results["score"] == 0
+def test_a_fork_bomb_is_bounded_and_leaves_no_process(manifest, student, tmp_path, child_python, reference):
+    code = '''
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    '''
+    started = time.monotonic()
+    results = graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference,
+                          limits=Limits(probe_seconds=3, total_seconds=30))
+    assert time.monotonic() - started < 90
+    assert all("longer than 3 s" in t["output"] or "not run" in t["output"] for t in results["tests"])
+    marker = BOOTSTRAP.encode()
+    left = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            left += [entry] if marker in Path(f"/proc/{entry}/cmdline").read_bytes() else []
+        except OSError:
+            pass
+    assert not left
 
 
-def test_the_report_counts_a_test_once_and_nothing_after_pytest_finished():
-    """The guards a forger meets even with the report's path in hand."""
-    def line(**record):
-        return json.dumps(record)
-    run = TestRun()
-    run.read([line(collected="t::a", tasks=["1.1"]), line(collected="t::b", tasks=["1.1"]),
-              line(test="t::a", tasks=["1.1"], outcome="passed", output=""),  # written early by a forger
-              line(test="t::a", tasks=["1.1"], outcome="failed", output="NotImplementedError"),
-              line(test="t::b", tasks=["1.1"], outcome="failed", output="NotImplementedError"),
-              line(finished=True),
-              line(test="t::b", tasks=["1.1"], outcome="passed", output="")])  # an atexit hook
-    assert run.outcomes["t::a"][0] == "failed" and "reported twice" in run.outcomes["t::a"][1]
-    assert run.outcomes["t::b"] == ("failed", "NotImplementedError")
+def test_writing_into_the_results_folder_gains_nothing(manifest, student, tmp_path, child_python, reference):
+    out = tmp_path / "results" / "results.json"
+    out.parent.mkdir()
+    code = f'''
+        import os
+        for _name in ("results.json", "forged.json"):
+            try:
+                with open(os.path.join({str(out.parent)!r}, _name), "w") as handle:
+                    handle.write({full_marks_json()!r})
+            except OSError:
+                pass
+    '''
+    graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference, out=out)
+    assert json.loads(out.read_text())["score"] == 0
+    if ROOT:
+        assert not (out.parent / "forged.json").exists()
 
 
-def test_files_uploaded_inside_a_folder_with_a_build_copy_are_found(manifest, tmp_path):
-    """`pip install .` leaves build/lib/… copies; the project's own file is the one graded."""
-    submission = tmp_path / "submission" / "myproject"
-    write(submission / "minigrad/ops/elementwise.py", (PROJECT / "minigrad/ops/elementwise.py").read_text())
-    write(submission / "build/lib/minigrad/ops/elementwise.py", "raise RuntimeError('stale copy')\n")
-    results = grade(manifest, tmp_path / "submission", manifest.select(["1.1"]))
-    assert results["score"] == pytest.approx(2.0)
+@needs_root
+def test_importing_the_reference_from_the_instructors_checkout_gains_nothing(
+        manifest, student, tmp_path, child_python, reference):
+    """The forger finds the checkout through importlib.metadata (or knows its path) and runs the
+    reference's elementwise.py in place of its own."""
+    code = f'''
+        import importlib.metadata, json
+        _roots = [{str(PROJECT)!r}]
+        for _name in ("minigrad", "attention"):
+            try:
+                _url = importlib.metadata.distribution(_name).read_text("direct_url.json")
+                _roots.append(json.loads(_url)["url"][7:])
+            except Exception:
+                pass
+        for _root in _roots:
+            try:
+                _source = open(_root + "/minigrad/ops/elementwise.py").read()
+            except OSError:
+                continue
+            exec(compile(_source, __file__, "exec"), globals())
+            break
+    '''
+    graded_zero(manifest, forged_submission(manifest, student, tmp_path, code), child_python, reference)
 
 
 # --- the autograder zip ------------------------------------------------------------------------------
-def test_the_autograder_zip_grades_a_submission_as_gradescope_runs_it(manifest, tmp_path):
-    """Unpack the zip as Gradescope does, run its run_autograder on the solution: full marks."""
-    archive = build_autograder(manifest, tmp_path / "autograder.zip", manifest.select(["1.1"]))
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(archive) as unzipped:
-        names = unzipped.namelist()
-        assert {"setup.sh", "run_autograder", "coursework.toml", "tests/hidden/test_hidden_tasks.py"} <= set(names)
-        assert unzipped.getinfo("run_autograder").external_attr >> 16 & 0o111
-        unzipped.extractall(root / "source")
-    assert "sum_to_shape(g * b, a.shape)" not in (root / "source/minigrad/ops/elementwise.py").read_text()
-    setup = (root / "source" / "setup.sh").read_text()
-    assert "apt-get install -y python3 python3-venv graphviz" in setup and "numpy>=1.24" in setup
-    shutil.copytree(PROJECT / "minigrad", root / "submission" / "minigrad", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "results").mkdir()
-    result = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
-                            env={**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable})
-    assert result.returncode == 0, result.stderr
-    results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == pytest.approx(2.0) and len(results["tests"]) == 10
+@needs_root
+def test_the_autograder_zip_grades_as_gradescope_runs_it(manifest, tmp_path, student, child_python):
+    """Unpack the zip, run its setup.sh (which makes the unprivileged user) and run_autograder as root:
+    the solution gets full marks, the stubs zero, and the submission cannot read the source."""
+    archive = build_autograder(manifest, tmp_path / "autograder.zip", manifest.select(["1"]))
+    root = Path(tempfile.mkdtemp(prefix="coursework-autograder-"))
+    try:
+        os.chmod(root, 0o755)
+        with zipfile.ZipFile(archive) as unzipped:
+            names = set(unzipped.namelist())
+            assert {"setup.sh", "run_autograder", "coursework/grade.py", "tests/hidden/probes_hidden.py",
+                    "reference-answers.json"} <= names
+            assert not any(n.startswith("tests/test_") and "coursework" in n for n in names)
+            assert unzipped.getinfo("run_autograder").external_attr >> 16 & 0o111
+            unzipped.extractall(root / "source")
+        assert "sum_to_shape(g * b, a.shape)" not in (root / "source/minigrad/ops/elementwise.py").read_text()
+        environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": child_python}
+        setup = subprocess.run(["bash", str(root / "source/setup.sh")], env=environment, capture_output=True, text=True)
+        assert setup.returncode == 0, setup.stderr
+        assert subprocess.run(["id", "-u", "coursework-student"], capture_output=True).returncode == 0
+        for submission, expected in ((PROJECT, 15.0), (student, 0.0)):
+            shutil.rmtree(root / "submission", ignore_errors=True)
+            shutil.rmtree(root / "results", ignore_errors=True)
+            shutil.copytree(submission / "minigrad", root / "submission/minigrad",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            (root / "results").mkdir()
+            run = subprocess.run(["bash", str(root / "source/run_autograder")], env=environment,
+                                 capture_output=True, text=True)
+            assert run.returncode == 0, run.stderr
+            results = json.loads((root / "results/results.json").read_text())
+            assert results["score"] == expected and len(results["tests"]) == 24
+        snoop = f'''
+            import os
+            _seen = []
+            for _path in ({str(root / "source")!r}, {str(root / "results")!r}):
+                try:
+                    _seen.append(str(os.listdir(_path)))
+                except OSError as error:
+                    _seen.append(type(error).__name__)
+            raise RuntimeError("seen: " + " ".join(_seen))
+        '''
+        shutil.rmtree(root / "submission")
+        write(root / "submission/minigrad/ops/elementwise.py",
+              (student / "minigrad/ops/elementwise.py").read_text() + textwrap.dedent(snoop))
+        run = subprocess.run(["bash", str(root / "source/run_autograder")], env=environment,
+                             capture_output=True, text=True)
+        outputs = [t["output"] for t in json.loads((root / "results/results.json").read_text())["tests"]]
+        # Empty (a mount namespace covers them) or PermissionError (only root may enter them).
+        assert any("seen: " in o for o in outputs)
+        assert not any(name in o for o in outputs for name in ("reference-answers", "probes", "results.json"))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- check -------------------------------------------------------------------------------------------
@@ -295,7 +636,7 @@ def test_check_proves_the_coursework_sound(manifest):
 
 def test_the_command_line_lists_tasks_and_reports_mistakes_without_a_traceback(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "minigrad.coursework", *args], capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "coursework", *args], cwd=PROJECT, capture_output=True, text=True)
     listing = run("tasks")
     assert listing.returncode == 0 and "1.1      2 pts  Add and Mul backward" in listing.stdout
     wrong = run("emit", "--tasks", "7", "--out", str(tmp_path / "student"))

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minigrad.coursework.manifest import CourseworkError, Manifest
-from minigrad.coursework.markers import find_blocks, stub_blocks
+from coursework.manifest import CourseworkError, Manifest
+from coursework.markers import find_blocks, stub_blocks
 
 SKIPPED_NAMES = {"__pycache__", "build", "dist", "runs", "node_modules"}
 
@@ -56,9 +56,9 @@ def solution_blocks(manifest: Manifest) -> dict:
     return blocks
 
 
-def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> Path:
-    """Copy the project to `out` with `tasks` stubbed; hidden tests only when `include_hidden`
-    (for the grader's own copy). Checks that every emitted Python file parses and the task modules import.
+def emit(manifest: Manifest, out, tasks: list, verify: bool = True) -> Path:
+    """Copy the project to `out` with `tasks` stubbed, without the probes and the `exclude` list.
+    With `verify`, checks that every emitted Python file parses and the task modules import.
     """
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
@@ -67,7 +67,7 @@ def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> 
         raise CourseworkError(f"emit: {out} lies inside the project {manifest.root}")
     blocks = solution_blocks(manifest)
     stubs = {task.id: task.stub() for task in tasks}
-    skip = set(manifest.excluded) | (set() if include_hidden else {manifest.hidden_tests})
+    skip = set(manifest.excluded) | {manifest.probes, manifest.hidden_probes}
     for file in project_files(manifest.root, skip=skip):
         target = out / file
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,8 @@ def emit(manifest: Manifest, out, tasks: list, include_hidden: bool = False) -> 
             target.write_text(stub_blocks((manifest.root / file).read_text(), blocks[file], stubs))
         else:
             shutil.copy2(manifest.root / file, target)
-    check_importable(out, modules(manifest))
+    if verify:
+        check_importable(out, modules(manifest))
     return out
 
 

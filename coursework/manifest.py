@@ -39,8 +39,9 @@ class Manifest:
     root: Path
     assignments: dict   # id -> title
     tasks: dict         # id -> Task, in the manifest's order
-    hidden_tests: str   # a folder, relative to the root, that is graded but never emitted
-    excluded: tuple     # files and folders never emitted: they show solution code
+    probes: str         # the folder of the visible probes (relative to the root); never emitted
+    hidden_probes: str  # the folder of the hidden probes; never emitted, never readable by student code
+    excluded: tuple     # files and folders never emitted: the instructor's tools, or they show solution code
 
     @property
     def files(self) -> list:
@@ -89,7 +90,8 @@ def load_manifest(root) -> Manifest:
         tasks[task.id] = task
     if not tasks:
         raise CourseworkError(f"{path} lists no [[task]]")
-    # Paths as project_files writes them ("tests/hidden/" would not match); an emitted tree lacks both.
-    hidden = str(data.get("hidden_tests", "tests/hidden")).strip("/")
+    # Paths as project_files writes them ("tests/hidden/" would not match).
+    probes = str(data.get("probes", "tests/probes")).strip("/")
+    hidden = str(data.get("hidden_probes", "tests/hidden")).strip("/")
     excluded = tuple(str(entry).strip("/") for entry in data.get("exclude", []))
-    return Manifest(root, assignments, tasks, hidden, excluded)
+    return Manifest(root, assignments, tasks, probes, hidden, excluded)

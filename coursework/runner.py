@@ -1,9 +1,10 @@
-"""Run the task tests of a project tree in a fresh Python and read back what each test did.
+"""Run the visible task tests of a project tree in a fresh Python and read back what each test did.
 
-The tests run the student's code in the same process that reports on them, so the report is
-hardened against the cheap forgeries: its path reaches conftest.py through an environment
-variable that conftest removes before any test module loads, a test reported twice counts as
-failed, and nothing written after pytest's own last line counts.
+Only `check` uses this, on trees the instructor emitted, to prove the students' tests sound. It
+never grades: code under test could forge a report written from its own process, which is why
+grading judges probes instead (grade.py). The report's path reaches conftest.py through an
+environment variable; a test reported twice counts as failed, and nothing after pytest's own
+last line counts.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minigrad.coursework.emit import tree_environment
+from coursework.emit import tree_environment
 
 REPORT_VARIABLE = "MINIGRAD_TASK_REPORT"  # read (and removed) by tests/conftest.py
 TEST_SECONDS = 60                         # one test longer than this fails as an endless loop

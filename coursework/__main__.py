@@ -1,23 +1,22 @@
-"""python -m minigrad.coursework {tasks,emit,grade,autograder,check}: the instructor's commands."""
+"""python -m coursework {tasks,emit,grade,autograder,check}: the instructor's commands (run from the checkout)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from minigrad.coursework import CourseworkError, build_autograder, check, emit, grade, load_manifest
-from minigrad.coursework.manifest import MANIFEST
-from minigrad.coursework.runner import TEST_SECONDS
+from coursework import CourseworkError, Limits, build_autograder, check, emit, grade, load_manifest
+from coursework.manifest import MANIFEST
 
 
 def default_project() -> Path:
     """The checkout this package runs from, if it has a manifest; else the working directory."""
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[1]
     return checkout if (checkout / MANIFEST).is_file() else Path.cwd()
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minigrad.coursework", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m coursework", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--project", type=Path, default=None,
@@ -33,9 +32,15 @@ def main(argv=None) -> int:
     grading.add_argument("--out", type=Path, default=Path("results.json"))
     grading.add_argument("--prepared", action="store_true",
                          help="the project is an autograder tree already (as run_autograder uses it)")
-    grading.add_argument("--timeout", type=float, default=600, help="seconds for all the tests (default 600)")
-    grading.add_argument("--test-timeout", type=int, default=TEST_SECONDS,
-                         help=f"seconds for one test (default {TEST_SECONDS})")
+    grading.add_argument("--timeout", type=float, default=Limits.total_seconds,
+                         help=f"seconds for all the probes (default {Limits.total_seconds:g})")
+    grading.add_argument("--probe-timeout", type=float, default=Limits.probe_seconds,
+                         help=f"seconds for one probe (default {Limits.probe_seconds:g})")
+    grading.add_argument("--memory", type=int, default=Limits.memory >> 20,
+                         help=f"MiB of address space for the student's process (default {Limits.memory >> 20})")
+    grading.add_argument("--python", help="the Python that runs the student's code (default: this one); "
+                                          "as root, the unprivileged user must be able to run it")
+    grading.add_argument("--user", help="as root: the unprivileged user that runs the student's code (default nobody)")
     zipping = commands.add_parser("autograder", parents=[selection], help="build Gradescope's autograder zip")
     zipping.add_argument("--out", type=Path, default=Path("autograder.zip"))
     checking = commands.add_parser("check", parents=[common], help="prove the markers, tests and grading are sound")
@@ -57,8 +62,8 @@ def main(argv=None) -> int:
             out = emit(manifest, args.out, tasks)
             print(f"wrote the student version to {out} with tasks {', '.join(t.id for t in tasks)} stubbed")
         elif args.command == "grade":
-            results = grade(manifest, args.submission, tasks, args.out, args.prepared, args.timeout,
-                            args.test_timeout)
+            limits = Limits(probe_seconds=args.probe_timeout, total_seconds=args.timeout, memory=args.memory << 20)
+            results = grade(manifest, args.submission, tasks, args.out, args.prepared, limits, args.python, args.user)
             total = sum(t.points for t in tasks)
             print(f"{results['output']}\nscore {results['score']:g} / {total:g}; wrote {args.out}")
         else:
