@@ -39,15 +39,15 @@ ROUGH = "capitals, commas, spaces, final ."
 ASSIGNMENT_END = date(2026, 11, 25)  # the assignment drew up to today; a fixed day repeats the bench
 
 
-def roughen(text: str, rng: random.Random) -> str:
-    """`text` as someone might type it: 'may 3rd 1979' → ' May 3rd,  1979.'."""
-    words = text.split(" ")
+def roughen(text: str, tags: set, rng: random.Random) -> str:
+    """`text` as someone might type it: 'thu may 3rd 1979' → ' Thu, May 3rd,  1979.'."""
     case = rng.choice([str.title, str.upper, str.capitalize, str.lower])
-    words = case(" ".join(words)).split(" ")
+    words = case(text).split(" ")
     joined = words[0]
-    for word in words[1:]:
-        joined += rng.choice([" ", " ", ", ", "  ", ",  "]) + word
-    return rng.choice(["", " "]) + joined + rng.choice(["", ".", ".", " ", "!"])
+    for position, word in enumerate(words[1:], 1):
+        natural_comma = position == len(words) - 1 or (position == 1 and "weekday" in tags)
+        joined += ("," if natural_comma and rng.random() < 0.6 else "") + rng.choice([" ", " ", "  "]) + word
+    return rng.choice(["", " "]) + joined + rng.choice(["", ".", "."])
 
 
 def held_out_sets(per_category: int, seed: int, trained: set) -> dict:
@@ -62,7 +62,7 @@ def held_out_sets(per_category: int, seed: int, trained: set) -> dict:
             if len(sets[tag]) < per_category:
                 sets[tag].append((human, iso))
         if len(sets[ROUGH]) < per_category:
-            sets[ROUGH].append((roughen(human, rng), iso))
+            sets[ROUGH].append((roughen(human, tags, rng), iso))
     return sets
 
 

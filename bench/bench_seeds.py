@@ -5,7 +5,8 @@
 
 Trains the default model (TrainConfig(), or the task and sizes given) once per seed and prints,
 per seed: the first epoch at or above 99% and the wall time then, the last epoch's exact match,
-the epoch the checkpoint keeps (the best held-out one), the whole run's time, and how many of
+the epoch the checkpoint keeps (the best held-out one), the whole run's wall time and its CPU
+time (with OPENBLAS_NUM_THREADS=1, about the wall time on a quiet machine), and how many of
 the demo dates `train` prints (the assignment's examples) the kept model gets right, and how
 many of those it would call unsure. The dlai-dates task draws up to --last-date, so a run
 repeats on any day. --keep DIR keeps each checkpoint as DIR/seedN (for bench_dates.py --model).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 
 from attention.__main__ import DEMO_DATES, translate_texts
 from attention.decode import DEFAULT_MIN_CONFIDENCE, task_class
@@ -47,13 +49,15 @@ def main() -> None:
     print(f"train --task {args.task}: {args.train_size} pairs, {args.epochs} epochs"
           f"{', dates up to ' + args.last_date if options else ''}{', fused path' if args.fused else ''}")
     print(f"{'seed':>4} {'first ≥ 99%':>12} {'seconds':>8} {'last epoch':>11} {'kept epoch':>11} {'total s':>8}"
-          f" {'demo right':>11} {'unsure':>7}")
+          f" {'CPU s':>6} {'demo right':>11} {'unsure':>7}")
     for seed in args.seeds:
         config = TrainConfig(task=args.task, seed=seed, train_size=args.train_size, epochs=args.epochs,
                              fused_cells=args.fused, **options)
         with tempfile.TemporaryDirectory() as scratch:
             out = os.path.join(args.keep, f"seed{seed}") if args.keep else scratch
+            cpu = time.process_time()
             history = train(config, out, log=lambda line: None, progress=False)
+            cpu = time.process_time() - cpu
             right, unsure, wrong = demo(out)
         epochs = history["epochs"]
         reached = next((e for e in epochs if e["exact_match"] >= 0.99), None)
@@ -61,7 +65,7 @@ def main() -> None:
         print(f"{seed:>4} {reached['epoch'] if reached else 'never':>12} "
               f"{reached['seconds'] if reached else float('nan'):>8.1f} "
               f"{epochs[-1]['exact_match']:>10.1%} {kept['epoch']:>5} ({kept['exact_match']:.1%}) "
-              f"{epochs[-1]['seconds']:>7.1f} {right:>8}/{len(DEMO_DATES)} {unsure:>7}"
+              f"{epochs[-1]['seconds']:>7.1f} {cpu:>6.1f} {right:>8}/{len(DEMO_DATES)} {unsure:>7}"
               + (f"   wrong: {'; '.join(wrong)}" if wrong else ""), flush=True)
 
 
