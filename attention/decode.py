@@ -15,9 +15,10 @@ import numpy as np
 import minigrad as mg
 from attention.data import TASKS, SequenceTask
 
-# Measured by bench/bench_dates.py on the held-out spellings (see docs/training.md): at 0.9,
-# nearly every wrong answer is flagged and nearly no right one.
-DEFAULT_MIN_CONFIDENCE = 0.9
+# Chosen on held-out spellings (bench_dates.py's sets with --seed 11) as the middle of the range
+# 0.6..0.8 that flagged all but one wrong answer and 0.1% of the right ones; bench_dates.py
+# reports it on other strings (--seed 7).
+DEFAULT_MIN_CONFIDENCE = 0.7
 
 
 @dataclass

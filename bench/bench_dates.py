@@ -152,23 +152,28 @@ def report(args, model_dir: str, dlai_dir: str) -> None:
     assignment = assignment_set(args.per_category, args.seed, trained | dlai_trained)
     sets["assignment (dlai-dates data)"] = assignment
     print(f"held-out strings: {args.per_category} per category, seed {args.seed}, none of them trained on")
-    print(f"{'category':>30} {'model':>8} {'dateutil':>9} {'dateparser':>11}   example")
-    pooled_correct, pooled_unsure, totals = [], [], np.zeros(3)
+    print(f"{'category':>33} {'model':>8} {'dateutil':>9} {'dateparser':>11}   example")
+    # text → (model right, dateutil right, dateparser right, model unsure): a string of two categories counts once
+    pooled, totals = {}, np.zeros(3)
     for category, pairs in sets.items():
         translations = model_answers(model_dir, pairs)
-        scores = [exact([t.output for t in translations], pairs),
-                  exact([dateutil_answer(text) for text, _ in pairs], pairs),
-                  exact([dateparser_answer(text) for text, _ in pairs], pairs)]
+        answers = [[t.output for t in translations], [dateutil_answer(text) for text, _ in pairs],
+                   [dateparser_answer(text) for text, _ in pairs]]
+        scores = [exact(column, pairs) for column in answers]
         totals += scores
-        pooled_correct += [t.output == iso for t, (_, iso) in zip(translations, pairs)]
-        pooled_unsure += [t.unsure(args.min_confidence) for t in translations]
-        print(f"{category:>30} {scores[0]:>8.2%} {scores[1]:>9.2%} {scores[2]:>11.2%}   {pairs[0][0]!r}")
-    means = totals / len(sets)
-    print(f"{'mean over categories':>30} {means[0]:>8.2%} {means[1]:>9.2%} {means[2]:>11.2%}")
+        for row, (text, iso) in enumerate(pairs):
+            pooled[text] = tuple(column[row] == iso for column in answers) + (
+                translations[row].unsure(args.min_confidence),)
+        print(f"{category:>33} {scores[0]:>8.2%} {scores[1]:>9.2%} {scores[2]:>11.2%}   {pairs[0][0]!r}")
+    means, table = totals / len(sets), np.array(list(pooled.values()))
+    overall = table[:, :3].mean(axis=0)
+    print(f"{'mean over categories':>33} {means[0]:>8.2%} {means[1]:>9.2%} {means[2]:>11.2%}")
+    print(f"{f'all {len(pooled)} different strings':>33} {overall[0]:>8.2%} {overall[1]:>9.2%} {overall[2]:>11.2%}")
     dlai = exact([t.output for t in model_answers(dlai_dir, assignment)], assignment)
-    print(f"{'dlai-dates model, assignment':>30} {dlai:>8.2%}")
-    rates = flag_rates(np.array(pooled_correct), np.array(pooled_unsure))
-    print(f"confidence < {args.min_confidence} or not a calendar date, over all {len(pooled_correct)} strings: "
+    print(f"{'dlai-dates model, assignment':>33} {dlai:>8.2%}")
+    rates = flag_rates(table[:, 0], table[:, 3])
+    print(f"unsure (confidence < {args.min_confidence} or not a calendar date), over the {len(pooled)} "
+          f"different strings: "
           f"{rates['wrong_flagged']:.1%} of the {rates['wrong']} wrong answers flagged, "
           f"{rates['right_flagged']:.2%} of the {rates['right']} right ones")
 

@@ -28,7 +28,6 @@ benchmark can hold out a set per category from the same generator.
 from __future__ import annotations
 
 import random
-import re
 from datetime import date, timedelta
 
 from attention.data.dates import (FORMATS, MONTH_NAMES, WEEKDAY_NAMES, SequenceTask, human_date,
@@ -106,7 +105,9 @@ def number(value: int, rng: random.Random) -> str:
 
 def spell(day: date, order: str, rng: random.Random, two_digit: float = 0.25,
           weekday: float = 0.3) -> tuple[str, set]:
-    """`day` written in `order` (a key of ORDERS), and the tags of the spelling."""
+    """`day` written in `order` (a key of ORDERS), and the tags of the spelling; `two_digit` and
+    `weekday` are how often a year the pivot reaches is written with two digits, and how often a
+    named spelling starts with the weekday."""
     tags = {order}
     if order == "assignment":
         formats = FORMATS if day.year in TWO_DIGIT_YEARS else [f for f in FORMATS
@@ -155,11 +156,11 @@ def random_day(rng: random.Random, start: date = FIRST_DAY, end: date = LAST_DAY
     return start + timedelta(days=rng.randint(0, (end - start).days))
 
 
-def draw_spelling(rng: random.Random, **options) -> tuple[str, str, set]:
+def draw_spelling(rng: random.Random) -> tuple[str, str, set]:
     """(human, iso, tags): a random day of 1900..2099 in a random spelling."""
     day = random_day(rng)
     order = rng.choices(list(ORDERS), weights=list(ORDERS.values()))[0]
-    text, tags = spell(day, order, rng, **options)
+    text, tags = spell(day, order, rng)
     if not date(1970, 1, 1) <= day <= date(2026, 12, 31):  # beyond the assignment's years
         tags.add("year outside 1970-2026")
     return text, day.isoformat(), tags
