@@ -153,8 +153,9 @@ def report(args, model_dir: str, dlai_dir: str) -> None:
     sets["assignment (dlai-dates data)"] = assignment
     print(f"held-out strings: {args.per_category} per category, seed {args.seed}, none of them trained on")
     print(f"{'category':>33} {'model':>8} {'dateutil':>9} {'dateparser':>11}   example")
-    # text → (model right, dateutil right, dateparser right, model unsure): a string of two categories counts once
-    pooled, totals = {}, np.zeros(3)
+    # text → (model right, dateutil right, dateparser right, model unsure, model's output valid) and
+    # text → the model's confidence: a string of two categories counts once
+    pooled, confidence, totals = {}, {}, np.zeros(3)
     for category, pairs in sets.items():
         translations = model_answers(model_dir, pairs)
         answers = [[t.output for t in translations], [dateutil_answer(text) for text, _ in pairs],
@@ -163,7 +164,8 @@ def report(args, model_dir: str, dlai_dir: str) -> None:
         totals += scores
         for row, (text, iso) in enumerate(pairs):
             pooled[text] = tuple(column[row] == iso for column in answers) + (
-                translations[row].unsure(args.min_confidence),)
+                translations[row].unsure(args.min_confidence), translations[row].valid)
+            confidence[text] = translations[row].confidence
         print(f"{category:>33} {scores[0]:>8.2%} {scores[1]:>9.2%} {scores[2]:>11.2%}   {pairs[0][0]!r}")
     means, table = totals / len(sets), np.array(list(pooled.values()))
     overall = table[:, :3].mean(axis=0)
@@ -172,10 +174,15 @@ def report(args, model_dir: str, dlai_dir: str) -> None:
     dlai = exact([t.output for t in model_answers(dlai_dir, assignment)], assignment)
     print(f"{'dlai-dates model, assignment':>33} {dlai:>8.2%}")
     rates = flag_rates(table[:, 0], table[:, 3])
-    print(f"unsure (confidence < {args.min_confidence} or not a calendar date), over the {len(pooled)} "
+    print(f"unsure (confidence < {args.min_confidence} or not a valid date), over the {len(pooled)} "
           f"different strings: "
           f"{rates['wrong_flagged']:.1%} of the {rates['wrong']} wrong answers flagged, "
           f"{rates['right_flagged']:.2%} of the {rates['right']} right ones")
+    right, confidences, valid = table[:, 0], np.array(list(confidence.values())), table[:, 4]
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+        other = flag_rates(right, (confidences < threshold) | ~valid)
+        print(f"  at {threshold:.2f}: {other['wrong_flagged']:.1%} of the wrong flagged, "
+              f"{other['right_flagged']:.2%} of the right")
 
 
 if __name__ == "__main__":

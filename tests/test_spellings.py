@@ -145,4 +145,6 @@ def test_the_broad_task():
     assert (X != task.human_vocab.unk_index).all()
     assert len(max((h for h, _ in pairs), key=len)) <= task.Tx
     assert len(task.clean("wednesday the 21st of september 2003")) == task.Tx
-    assert task.is_valid("2099-12-31") and not task.is_valid("1975-00-09")
+    assert task.is_valid("2099-12-31") and task.is_valid("1900-01-01")
+    for output in ("1975-00-09", "2969-03-02", "1899-12-31", "2100-01-01"):  # not a day of the task's years
+        assert not task.is_valid(output), output

@@ -152,6 +152,11 @@ def spell(day: date, order: str, rng: random.Random, two_digit: float = 0.25,
     return text, tags
 
 
+def is_broad_date(text: str) -> bool:
+    """Whether `text` is a day of the calendar from 1900-01-01 to 2099-12-31, written YYYY-MM-DD."""
+    return is_calendar_date(text) and FIRST_DAY.isoformat() <= text <= LAST_DAY.isoformat()
+
+
 def random_day(rng: random.Random, start: date = FIRST_DAY, end: date = LAST_DAY) -> date:
     return start + timedelta(days=rng.randint(0, (end - start).days))
 
@@ -177,7 +182,7 @@ class BroadDateTask(SequenceTask):
 
     name = "dates"
     clean = staticmethod(clean)
-    is_valid = staticmethod(is_calendar_date)
+    is_valid = staticmethod(is_broad_date)
 
     def __init__(self):
         self.human_vocab = Vocabulary(human_characters(), specials=True)
