@@ -14,8 +14,10 @@ Two kinds of pictures, both made by the project's own code:
    trained models, so the script trains them itself, with the code `python -m attention train`
    runs (`attention.train.train`, then the checkpoint loaded back as the CLI loads it):
 
-     healthy     python -m attention train --task dlai-dates --train-size 10000 --epochs 12 --seed 0 --last-date 2025-01-01
-     dead_relu   python -m attention train --task dlai-dates --train-size 10000 --score dlai --seed 1 --epochs 3 --last-date 2025-01-01
+     healthy     python -m attention train --task dlai-dates --train-size 10000 --epochs 12 --seed 0
+                     --last-date 2025-01-01
+     dead_relu   python -m attention train --task dlai-dates --train-size 10000 --score dlai --seed 1
+                     --epochs 3 --last-date 2025-01-01
 
    (the assignment's task and sizes; the last date pins the data: by default the dates are drawn
    up to today). Each model
@@ -57,10 +59,12 @@ END = date(2025, 1, 1)
 TEXT = "3 may 1979"
 COURSE = {"task": "dlai-dates", "train_size": 10_000}  # the course's data, as the pages reproduce it
 RUNS = {
-    "healthy": {"settings": {**COURSE, "score": "bahdanau", "seed": 0, "epochs": 12, "last_date": END.isoformat()},
+    "healthy": {"settings": {**COURSE, "score": "bahdanau", "seed": 0, "epochs": 12,
+                             "last_date": END.isoformat()},
                 "command": f"python -m attention train --task dlai-dates --train-size 10000 --epochs 12 "
                            f"--seed 0 --last-date {END.isoformat()}"},
-    "dead_relu": {"settings": {**COURSE, "score": "dlai", "seed": 1, "epochs": 3, "last_date": END.isoformat()},
+    "dead_relu": {"settings": {**COURSE, "score": "dlai", "seed": 1, "epochs": 3,
+                               "last_date": END.isoformat()},
                   "command": f"python -m attention train --task dlai-dates --train-size 10000 --score dlai "
                              f"--seed 1 --epochs 3 --last-date {END.isoformat()}"},
 }
