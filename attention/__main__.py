@@ -22,8 +22,11 @@ import graphviz
 import numpy as np
 
 import minigrad as mg
-from attention.cli_checks import (UsageError, check_output_file, check_texts, clean_text, heatmap_formats,
-                                  option_error, read_text_lines)
+from attention.cli_checks import (UsageError, check_output_file, check_texts, heatmap_formats, option_error,
+                                  read_text_lines)
+from attention.data import TASKS
+from attention.data.spellings import clean as clean_date
+from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_rates, translate, task_class
 from attention.seq2seq import Seq2SeqAttention
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
 from minigrad.viz.draw import LAYOUTS
@@ -44,12 +47,12 @@ that turns human dates ("3 may 1979") into ISO dates ("1979-05-03"), and draws w
 Each command has its own --help (python -m attention train --help)."""
 
 
-def encode_inputs(texts, vocab, tx: int) -> np.ndarray:
-    """Token indices (n, Tx) for `texts`, warning about truncation and unknown characters."""
-    check_texts(texts)
+def encode_inputs(texts, vocab, tx: int, clean=clean_date) -> np.ndarray:
+    """Token indices (n, Tx) for `texts` after `clean`, warning about truncation and unknown characters."""
+    check_texts(texts, clean)
     rows = []
     for text in texts:
-        cleaned = clean_text(text)
+        cleaned = clean(text)
         indices, truncated, unknown = vocab.encode_padded(cleaned, tx)
         if truncated:
             warnings.warn(f"{text!r} is longer than {tx} characters; only the first {tx} are read")
@@ -60,10 +63,9 @@ def encode_inputs(texts, vocab, tx: int) -> np.ndarray:
     return np.stack(rows)
 
 
-def translate_texts(model, human, machine, texts):
-    X = encode_inputs(texts, human, model.config.Tx)
-    predicted, alphas = model.predict(X)
-    return [machine.decode(row) for row in predicted], alphas
+def translate_texts(model, human, machine, texts, task):
+    """(Translation per text, α) with the cleaning of the checkpoint's task class."""
+    return translate(model, machine, task, texts, encode_inputs(texts, human, model.config.Tx, task.clean))
 
 
 def command_train(args) -> int:
@@ -81,12 +83,12 @@ def command_train(args) -> int:
         return 130
     if not history["saved"]:  # it diverged, or never beat the model already there: train said why
         return 1
-    if config.task == "dates" and not args.quiet:
-        model, human, machine, _ = load_checkpoint(args.out)
-        outputs, alphas = translate_texts(model, human, machine, DEMO_DATES)
-        for text, output in zip(DEMO_DATES, outputs):
-            print(f"  {text:>22} → {output}")
-        _write_pictures(model, human, machine, DEMO_DATES[0], outputs[0], alphas[0], args.out)
+    if config.task in ("dates", "dlai-dates") and not args.quiet:
+        model, human, machine, metadata = load_checkpoint(args.out)
+        translations, alphas = translate_texts(model, human, machine, DEMO_DATES, task_class(metadata))
+        for translation in translations:
+            print(f"  {translation.text:>22} → {translation.describe(DEFAULT_MIN_CONFIDENCE)}")
+        _write_pictures(model, human, machine, DEMO_DATES[0], translations[0].output, alphas[0], args.out)
     return 0
 
 
@@ -108,22 +110,24 @@ def _write_pictures(model, human, machine, text, output, alpha, out_dir) -> None
 
 def command_translate(args) -> int:
     check_texts(args.texts)
+    min_confidence = _min_confidence(args)
     if args.heatmap:
         check_output_file(args.heatmap, "--heatmap", heatmap_formats())
-    model, human, machine, _ = load_checkpoint(args.model)
-    outputs, alphas = translate_texts(model, human, machine, args.texts)
-    for output in outputs:
-        print(output)
+    model, human, machine, metadata = load_checkpoint(args.model)
+    task = task_class(metadata)
+    translations, alphas = translate_texts(model, human, machine, args.texts, task)
+    for translation in translations:
+        print(translation.describe(min_confidence))
     if args.heatmap:
         from attention.plot import attention_heatmap
-        text = clean_text(args.texts[0])[:model.config.Tx]
-        attention_heatmap(alphas[0], list(text), list(outputs[0]), args.heatmap,
-                          title=f"α for {args.texts[0]!r} → {outputs[0]}")
+        text, output = task.clean(args.texts[0])[:model.config.Tx], translations[0].output
+        attention_heatmap(alphas[0], list(text), list(output), args.heatmap,
+                          title=f"α for {args.texts[0]!r} → {output}")
         print(f"heatmap: {args.heatmap}", file=sys.stderr)
     return 0
 
 
-def read_pairs(lines, ty: int, machine):
+def read_pairs(lines, ty: int, machine, clean=clean_date):
     """(humans, targets, problems) from tab-separated lines; malformed lines become problems."""
     humans, targets, problems = [], [], []
     for number, line in enumerate(lines, 1):
@@ -132,7 +136,7 @@ def read_pairs(lines, ty: int, machine):
         fields = line.split("\t")
         if len(fields) != 2:
             problems.append(f"line {number}: expected 'human<TAB>iso', found {len(fields)} field(s)")
-        elif not clean_text(fields[0]).strip():
+        elif not clean(fields[0]).strip():
             problems.append(f"line {number}: empty human text")
         elif len(fields[1]) != ty or any(c not in machine.index for c in fields[1]):
             problems.append(f"line {number}: target {fields[1]!r} is not {ty} characters of "
@@ -143,10 +147,19 @@ def read_pairs(lines, ty: int, machine):
     return humans, targets, problems
 
 
+def _min_confidence(args) -> float:
+    try:
+        return check_min_confidence(args.min_confidence)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def command_evaluate(args) -> int:
+    min_confidence = _min_confidence(args)
     lines = read_text_lines(args.file, "--file")
-    model, human, machine, _ = load_checkpoint(args.model)
-    humans, targets, problems = read_pairs(lines, model.config.Ty, machine)
+    model, human, machine, metadata = load_checkpoint(args.model)
+    task = task_class(metadata)
+    humans, targets, problems = read_pairs(lines, model.config.Ty, machine, task.clean)
     if not humans:
         found = f" ({len(problems)} malformed lines; {problems[0]})" if problems else " (it is empty)"
         raise UsageError(f"--file {args.file} has no well-formed pairs to evaluate{found}; give one "
@@ -155,13 +168,21 @@ def command_evaluate(args) -> int:
         print(f"skipped {problem}", file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation and <unk> are part of what is measured here
-        X = encode_inputs(humans, human, model.config.Tx)
+        X = encode_inputs(humans, human, model.config.Tx, task.clean)
     Y = np.stack([np.array([machine.index[c] for c in target]) for target in targets])
     metrics = evaluate(model, X, Y)
     print(f"{len(humans)} pairs ({len(problems)} malformed lines skipped)")
     print(f"exact match   {metrics['exact_match']:.2%}")
     print(f"per position  {metrics['per_position']:.2%}")
     print(f"sharpness     {metrics['sharpness']:.3f}")
+    translations, _ = translate(model, machine, task, humans, X)
+    unsure = np.array([t.unsure(min_confidence) for t in translations])
+    rates = flag_rates(np.array([t.output == y for t, y in zip(translations, targets)]), unsure)
+    invalid = sum(not t.valid for t in translations)
+    print(f"unsure        {unsure.mean():.2%} (confidence below {min_confidence}, or not a valid output: "
+          f"{invalid} pairs)")
+    print(f"flagged       {rates['wrong_flagged']:.2%} of the {rates['wrong']} wrong answers, "
+          f"{rates['right_flagged']:.2%} of the {rates['right']} right ones")
     return 0
 
 
@@ -241,7 +262,8 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train a model and write DIR/model.npz (weights and config, one file)")
-    p.add_argument("--task", default="dates", choices=["dates", "reverse", "sort"])
+    p.add_argument("--task", default=TrainConfig.task, choices=list(TASKS),
+                   help="dates: the broad task (default); dlai-dates: the assignment's, exactly")
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
     p.add_argument("--score", default="bahdanau", choices=["dlai", "bahdanau"],
                    help="attention scorer; dlai is the assignment's Dense(10,tanh)→Dense(1,relu)")
@@ -253,7 +275,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-exact", type=float, default=None,
                    help="stop once held-out exact match reaches this fraction (e.g. 0.99)")
     p.add_argument("--last-date", metavar="YYYY-MM-DD",
-                   help="the latest date the dates task draws (default: today, as the assignment); "
+                   help="the latest date the dlai-dates task draws (default: today, as the assignment); "
                         "fix it to repeat a run exactly on another day")
     p.add_argument("--fused", action="store_true",
                    help="train on the fast path: one LSTMSequence node per encoder direction, one LSTMStep "
@@ -267,11 +289,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("texts", nargs="+")
     p.add_argument("--heatmap", help="write the α heatmap of the first text to this image")
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                   help="below this confidence (0..1) print 'unsure' instead of the guess")
     p.set_defaults(run=command_translate)
 
     p = commands.add_parser("evaluate", help="accuracy on a file of human<TAB>iso lines")
     p.add_argument("--model", required=True)
     p.add_argument("--file", required=True)
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                   help="answers below this confidence (0..1) count as 'unsure'")
     p.set_defaults(run=command_evaluate)
 
     p = commands.add_parser("graph", help="draw decoder step t's computation graph")

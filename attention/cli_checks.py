@@ -9,6 +9,7 @@ import codecs
 import os
 
 from attention.config import SettingError
+from attention.data.spellings import clean as clean_date
 
 
 COMMON_FORMATS = ("png", "svg", "pdf", "jpg")  # named first when a file name's format is refused
@@ -27,16 +28,12 @@ def option_error(error: ValueError) -> UsageError:
     return UsageError(str(error))
 
 
-def clean_text(text: str) -> str:
-    """What the model reads of a human text: lower case, without commas."""
-    return text.lower().replace(",", "")
-
-
-def check_texts(texts) -> None:
+def check_texts(texts, clean=clean_date) -> None:
+    """Refuse a text that is empty once cleaned as the model reads it (case, commas, spaces)."""
     for text in texts:
-        if not clean_text(text).strip():
-            raise UsageError(f"cannot translate {text!r}: it is empty once commas and spaces are dropped; "
-                             "give a date such as '3 may 1979'")
+        if not clean(text).strip():
+            raise UsageError(f"cannot translate {text!r}: it is empty once commas, spaces and final "
+                             "punctuation are dropped; give a date such as '3 may 1979'")
 
 
 def check_output_file(path: str, option: str, formats, default: str | None = None) -> str:

@@ -40,15 +40,15 @@ class TrainConfig:
     task: str = setting(str, "dates", choices=TASKS)
     cell: str = setting(str, "lstm", choices=CELLS)
     score: str = setting(str, "bahdanau", choices=SCORES)
-    epochs: int = setting(int, 12, low=1, high=100_000)
+    epochs: int = setting(int, 8, low=1, high=100_000)  # with 20,000 pairs: about a minute (README)
     batch_size: int = setting(int, 100, low=1, high=1_000_000)
     lr: float = setting(float, 0.005, above=0)
     seed: int = setting(int, 0, low=0, high=2**32 - 1)
-    train_size: int = setting(int, 10_000, low=1, high=1_000_000)
+    train_size: int = setting(int, 20_000, low=1, high=1_000_000)
     held_out_size: int = setting(int, 1_000, low=1, high=100_000)
     target_exact: float | None = setting(float, None, above=0, high=1, optional=True)  # stop early at this
     fused_cells: bool = setting(bool, False)  # the fast path (see ModelConfig): faster, less to see
-    last_date: str | None = setting(str, None, optional=True)  # dates: the latest date drawn (ISO); None = today
+    last_date: str | None = setting(str, None, optional=True)  # dlai-dates: the latest date drawn (ISO); None = today
 
     def __post_init__(self):
         check(self)
@@ -56,8 +56,8 @@ class TrainConfig:
             raise ValueError(f"fused_cells (--fused) exists for the lstm cell only, not {self.cell!r}; "
                              "use --cell lstm or drop --fused")
         if self.last_date is not None:
-            if self.task != "dates":
-                raise ValueError(f"last_date applies to the dates task only, not to {self.task!r}; "
+            if self.task != "dlai-dates":
+                raise ValueError(f"last_date applies to the dlai-dates task only, not to {self.task!r}; "
                                  "drop --last-date")
             try:
                 day = date.fromisoformat(self.last_date)
@@ -116,7 +116,7 @@ def build(config: TrainConfig):
 
 
 def _task_options(config: TrainConfig) -> dict:
-    """The task's own settings from the config: the dates task's last date, when one is fixed."""
+    """The task's own settings from the config: the dlai-dates task's last date, when one is fixed."""
     return {} if config.last_date is None else {"end": date.fromisoformat(config.last_date)}
 
 

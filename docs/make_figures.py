@@ -15,10 +15,13 @@ Two kinds of pictures, both made by the project's own code:
    trained models, so the script trains them itself, with the code `python -m attention train`
    runs (`attention.train.train`, then the checkpoint loaded back as the CLI loads it):
 
-     healthy     python -m attention train --seed 0 --last-date 2025-01-01
-     dead_relu   python -m attention train --score dlai --seed 1 --epochs 3 --last-date 2025-01-01
+     healthy     python -m attention train --task dlai-dates --train-size 10000 --epochs 12 --seed 0
+                     --last-date 2025-01-01
+     dead_relu   python -m attention train --task dlai-dates --train-size 10000 --score dlai --seed 1
+                     --epochs 3 --last-date 2025-01-01
 
-   (the last date pins the data: by default the dates are drawn up to today). Each model
+   (the assignment's task and sizes; the last date pins the data: by default the dates are drawn
+   up to today). Each model
    translates TEXT; its α becomes `heatmap_NAME.png` (attention.plot.attention_heatmap, as
    `train` and `translate --heatmap` draw it), and the healthy model's decoder step 1 becomes
    `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
@@ -55,12 +58,16 @@ import run_pages  # noqa: E402  (docs/ is not a package)
 
 END = date(2025, 1, 1)
 TEXT = "3 may 1979"
+COURSE = {"task": "dlai-dates", "train_size": 10_000}  # the course's data, as the pages reproduce it
 RUNS = {
-    "healthy": {"settings": {"score": "bahdanau", "seed": 0, "last_date": END.isoformat()},
-                "command": f"python -m attention train --seed 0 --last-date {END.isoformat()}"},
-    "dead_relu": {"settings": {"score": "dlai", "seed": 1, "epochs": 3, "last_date": END.isoformat()},
-                  "command": f"python -m attention train --score dlai --seed 1 --epochs 3 "
-                             f"--last-date {END.isoformat()}"},
+    "healthy": {"settings": {**COURSE, "score": "bahdanau", "seed": 0, "epochs": 12,
+                             "last_date": END.isoformat()},
+                "command": f"python -m attention train --task dlai-dates --train-size 10000 --epochs 12 "
+                           f"--seed 0 --last-date {END.isoformat()}"},
+    "dead_relu": {"settings": {**COURSE, "score": "dlai", "seed": 1, "epochs": 3,
+                               "last_date": END.isoformat()},
+                  "command": f"python -m attention train --task dlai-dates --train-size 10000 --score dlai "
+                             f"--seed 1 --epochs 3 --last-date {END.isoformat()}"},
 }
 FAST = {"epochs": 1, "train_size": 300, "held_out_size": 100}  # --fast: the same code, seconds
 
@@ -108,6 +115,7 @@ def working_directory(path: Path):
 def trained_figures(out: Path, fast: bool, log=print) -> dict:
     """Train the two models, write their heatmaps, the decoder-step graph and heatmaps.json."""
     from attention.__main__ import DEMO_DATES, draw_decoder_step, translate_texts
+    from attention.decode import task_class
     from attention.plot import attention_heatmap
     from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train
 
@@ -117,8 +125,9 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"docs_{name}_") as checkpoint:
             history = train(config, checkpoint, log=lambda line: log(f"  {name}: {line}"), progress=False)
-            model, human, machine, _ = load_checkpoint(checkpoint)
-        outputs, alphas = translate_texts(model, human, machine, [TEXT] + DEMO_DATES)
+            model, human, machine, metadata = load_checkpoint(checkpoint)
+        translations, alphas = translate_texts(model, human, machine, [TEXT] + DEMO_DATES, task_class(metadata))
+        outputs = [translation.output for translation in translations]
         alpha = alphas[0]
         attention_heatmap(alpha, list(TEXT), list(outputs[0]), str(out / f"heatmap_{name}.png"),
                           title=f"α for {TEXT!r} → {outputs[0]}")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention.data import (FORMATS, TASKS, DateTask, ReverseTask, SortTask, Vocabulary,
+from attention.data import (FORMATS, TASKS, DlaiDateTask, ReverseTask, SortTask, Vocabulary,
                             format_date, get_task, human_date, human_vocabulary,
                             machine_vocabulary, make_dataset, split_dataset)
 from attention.data.dates import human_characters, make_pair, random_date
@@ -248,20 +248,31 @@ def test_every_format_of_every_day_of_two_years_fits_in_tx():
     while day.year <= 2000:
         longest = max(longest, *(len(human_date(day, pattern)) for pattern in FORMATS))
         day += timedelta(days=1)
-    assert longest == len("wednesday september 30 1998") <= DateTask(end=END).Tx
+    assert longest == len("wednesday september 30 1998") <= DlaiDateTask(end=END).Tx
 
 
 # --- tasks ------------------------------------------------------------------------------------
 
 def test_the_date_task():
-    task = DateTask(end=END)
-    assert (task.name, task.Tx, task.Ty) == ("dates", 30, 10)
+    task = DlaiDateTask(end=END)
+    assert (task.name, task.Tx, task.Ty) == ("dlai-dates", 30, 10)
     assert task.human_vocab == human_vocabulary() and task.machine_vocab == machine_vocabulary()
     pairs = task.make_pairs(500, seed=0)
     assert pairs == task.make_pairs(500, seed=0)
     assert len({source for source, _ in pairs}) == 500  # distinct sources: any split is disjoint
     assert all(date.fromisoformat(iso) <= END for _, iso in pairs)
-    assert DateTask().end == date.today()
+    assert DlaiDateTask().end == date.today()
+
+
+def test_the_assignment_task_cleans_as_the_assignment_did_and_checks_the_calendar():
+    task = DlaiDateTask(end=END)
+    assert task.clean("Thursday, May 3, 1979") == "thursday may 3 1979"
+    assert task.clean("3 may  1979") == "3 may  1979"  # the assignment did not squeeze spaces
+    assert task.is_valid("1979-05-03") and task.is_valid("2000-02-29")
+    for output in ("1975-00-09", "2001-02-29", "1979-13-01", "1979-04-31", "19790503", "1979-5-03",
+                   "1979/05/03", "-979-05-03"):
+        assert not task.is_valid(output), output
+    assert ReverseTask().is_valid("1975-00-09")  # only the date tasks check their outputs
 
 
 @pytest.mark.parametrize("task", [ReverseTask(), SortTask(), ReverseTask(length=5)])
@@ -282,7 +293,7 @@ def test_toy_task_refuses_more_pairs_than_it_has_sources():
         ReverseTask(length=1).make_pairs(11, seed=0)
 
 
-@pytest.mark.parametrize("task", [DateTask(end=END), ReverseTask(), SortTask(length=4)])
+@pytest.mark.parametrize("task", [DlaiDateTask(end=END), ReverseTask(), SortTask(length=4)])
 def test_encode_shapes_and_contents(task):
     pairs = task.make_pairs(40, seed=2)
     X, Y = task.encode(pairs)
@@ -295,7 +306,7 @@ def test_encode_shapes_and_contents(task):
 
 
 def test_encode_refuses_wrong_lengths():
-    task = DateTask(end=END)
+    task = DlaiDateTask(end=END)
     X, _ = task.encode([("3 may 1979", "1979-05-03")])
     assert X[0, 10:].tolist() == [task.human_vocab.pad_index] * 20
     with pytest.raises(ValueError, match="Ty = 10"):
@@ -305,9 +316,9 @@ def test_encode_refuses_wrong_lengths():
 
 
 def test_task_registry():
-    assert set(TASKS) == {"dates", "reverse", "sort"}
-    assert isinstance(get_task("dates"), DateTask)
+    assert set(TASKS) == {"dates", "dlai-dates", "reverse", "sort"}
+    assert isinstance(get_task("dlai-dates"), DlaiDateTask)
     assert get_task("reverse", length=5).Tx == 5
-    assert get_task("dates", end=END).end == END
-    with pytest.raises(ValueError, match="unknown task 'french'.*dates, reverse, sort"):
+    assert get_task("dlai-dates", end=END).end == END
+    with pytest.raises(ValueError, match="unknown task 'french'.*dates, dlai-dates, reverse, sort"):
         get_task("french")

@@ -81,8 +81,30 @@ def test_cli_translate_and_heatmap(trained_reverse, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     heatmap = tmp_path / "alpha.png"
     assert main(["translate", "--model", trained_reverse, "12345678", "--heatmap", str(heatmap)]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "87654321"
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("87654321  (confidence ") and float(line.split()[-1][:-1]) >= 0.9
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_says_unsure_below_the_min_confidence(tmp_path, capsys):
+    """A model after one short epoch is far from sure of anything: it says so instead of guessing."""
+    out = tmp_path / "barely"
+    assert main(["train", "--task", "reverse", "--fused", "--epochs", "1", "--train-size", "300",
+                 "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["translate", "--model", str(out), "12345678", "87654321"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.startswith("unsure  (best guess ") for line in lines), lines
+    assert main(["translate", "--model", str(out), "--min-confidence", "0", "12345678"]) == 0
+    assert "(confidence " in capsys.readouterr().out
+    assert main(["translate", "--model", str(out), "--min-confidence", "1.5", "12345678"]) == 2
+    assert "error: --min-confidence is a probability between 0 and 1, got 1.5" in capsys.readouterr().err
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("12345678\t87654321\n11112222\t22221111\n", encoding="utf-8")
+    assert main(["evaluate", "--model", str(out), "--file", str(pairs)]) == 0
+    printed = capsys.readouterr().out
+    assert "unsure        100.00% (confidence below 0.7" in printed
+    assert "flagged       100.00% of the 2 wrong answers, 0.00% of the 0 right ones" in printed
 
 
 def test_cli_evaluate_reports_malformed_lines(trained_reverse, tmp_path, capsys):
@@ -93,6 +115,7 @@ def test_cli_evaluate_reports_malformed_lines(trained_reverse, tmp_path, capsys)
     assert "2 pairs (2 malformed lines skipped)" in captured.out
     assert "line 2" in captured.err and "line 4" in captured.err
     assert "exact match" in captured.out
+    assert "unsure " in captured.out and "flagged " in captured.out and "not a valid output: 0 pairs" in captured.out
 
 
 def test_cli_graph_highlights_alpha_and_c(trained_reverse, tmp_path, renderer):
@@ -199,16 +222,17 @@ def test_fused_training_and_the_composed_model_it_loads_into(tmp_path):
 
 
 def test_a_fixed_last_date_makes_the_dates_data_the_same_on_any_day(capsys):
-    """The dates task draws up to today by default; --last-date pins it, so a run can be repeated."""
+    """The dlai-dates task draws up to today by default; --last-date pins it, so a run can be repeated."""
     from attention.train import build
-    config = TrainConfig(train_size=200, held_out_size=50, last_date="1999-12-31")
+    config = TrainConfig(task="dlai-dates", train_size=200, held_out_size=50, last_date="1999-12-31")
     task, (X, Y), _, _ = build(config)
     labels = [task.machine_vocab.decode(row) for row in Y]
     assert max(labels) <= "1999-12-31" and min(labels) >= "1970-01-01"
-    assert main(["train", "--last-date", "1999-13-01"]) == 2
+    assert main(["train", "--task", "dlai-dates", "--last-date", "1999-13-01"]) == 2
     assert "error: last_date '1999-13-01' is not a date written YYYY-MM-DD" in capsys.readouterr().err
-    assert main(["train", "--task", "reverse", "--last-date", "1999-12-31"]) == 2
-    assert "error: last_date applies to the dates task only, not to 'reverse'" in capsys.readouterr().err
+    for task in ("reverse", "dates"):  # the broad task's years are fixed: 1900-2099
+        assert main(["train", "--task", task, "--last-date", "1999-12-31"]) == 2
+        assert f"error: last_date applies to the dlai-dates task only, not to {task!r}" in capsys.readouterr().err
 
 
 def test_a_uniform_heatmap_looks_pale_and_a_sharp_one_dark(tmp_path):

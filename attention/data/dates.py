@@ -79,6 +79,17 @@ def clean(text: str) -> str:
     return text.lower().replace(",", "")
 
 
+def is_calendar_date(text: str) -> bool:
+    """Whether `text` is a day of the calendar written YYYY-MM-DD: '1975-00-09' and '2001-02-29' are not."""
+    if not (len(text) == 10 and text[4] == text[7] == "-" and (text[:4] + text[5:7] + text[8:]).isdigit()):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def human_date(day: date, pattern: str) -> str:
     """`day` as the training data writes it: (1979-05-03, 'full') → 'thursday may 3 1979'."""
     return clean(format_date(day, pattern))
@@ -138,10 +149,16 @@ class SequenceTask:
     """
 
     name: str
+    clean = staticmethod(str)  # what every input goes through first, in training and in use
     human_vocab: Vocabulary
     machine_vocab: Vocabulary
     Tx: int
     Ty: int
+
+    @staticmethod
+    def is_valid(output: str) -> bool:
+        """Whether an output is one this task can have; the date tasks check the calendar."""
+        return True
 
     def draw_pair(self, rng: random.Random) -> tuple[str, str]:
         """One random (source, target) pair."""
@@ -184,13 +201,16 @@ class SequenceTask:
         return f"{type(self).__name__}(name={self.name!r}, Tx={self.Tx}, Ty={self.Ty})"
 
 
-class DateTask(SequenceTask):
-    """Human-readable dates (Tx = 30 characters) → ISO dates (Ty = 10), from 1970-01-01 to `end`.
+class DlaiDateTask(SequenceTask):
+    """The assignment's task, exactly: its 24 formats of a day from 1970-01-01 to `end`
+    (Tx = 30 characters) → ISO dates (Ty = 10).
 
     `end` defaults to the day the task is made; pass one to get the same pairs on any day.
     """
 
-    name = "dates"
+    name = "dlai-dates"
+    clean = staticmethod(clean)
+    is_valid = staticmethod(is_calendar_date)
 
     def __init__(self, end: date | None = None):
         self.end = date.today() if end is None else end

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 import string
 
-from attention.data.dates import DateTask, SequenceTask
+from attention.data.dates import DlaiDateTask, SequenceTask
+from attention.data.spellings import BroadDateTask
 from attention.data.vocab import Vocabulary
 
 
@@ -49,7 +50,7 @@ class SortTask(DigitsTask):
         return "".join(sorted(source))
 
 
-TASKS = {"dates": DateTask, "reverse": ReverseTask, "sort": SortTask}
+TASKS = {"dates": BroadDateTask, "dlai-dates": DlaiDateTask, "reverse": ReverseTask, "sort": SortTask}
 
 
 def get_task(name: str, **options) -> SequenceTask:
