@@ -109,7 +109,6 @@ def _write_pictures(model, human, machine, text, output, alpha, out_dir) -> None
 
 
 def command_translate(args) -> int:
-    check_texts(args.texts)
     min_confidence = _min_confidence(args)
     if args.heatmap:
         check_output_file(args.heatmap, "--heatmap", heatmap_formats())

@@ -5,6 +5,7 @@ SIGKILL), because a lock or a rename that only works inside one process proves n
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -247,7 +248,7 @@ def test_an_older_directory_of_model_npz_and_config_json_still_loads(tmp_path, c
     for (name, a), (_, b) in zip(model.named_parameters(), loaded.named_parameters()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
     assert main(["translate", "--model", str(legacy), "12345678"]) == 0
-    assert len(capsys.readouterr().out.strip()) == 8
+    assert re.search(r"(^|guess )\d{8}\b", capsys.readouterr().out.strip())  # a translation, sure or not
 
 
 def test_training_into_an_older_directory_replaces_the_pair_with_one_file(tmp_path):

@@ -38,9 +38,9 @@ def test_train_config_refuses_wrong_types_and_ranges(field, value):
 
 @pytest.mark.parametrize("settings, message", [
     ({"fused_cells": True, "cell": "gru"}, "lstm cell only"),
-    ({"last_date": "1969-12-31"}, "before the first date"),
-    ({"last_date": "2020-02-30"}, "not a date written YYYY-MM-DD"),
-    ({"task": "reverse", "last_date": "2020-01-01"}, "dates task only"),
+    ({"task": "dlai-dates", "last_date": "1969-12-31"}, "before the first date"),
+    ({"task": "dlai-dates", "last_date": "2020-02-30"}, "not a date written YYYY-MM-DD"),
+    ({"task": "reverse", "last_date": "2020-01-01"}, "dlai-dates task only"),
 ])
 def test_train_config_refuses_settings_that_do_not_go_together(settings, message):
     with pytest.raises(ValueError, match=message):
@@ -51,7 +51,8 @@ def test_the_defaults_and_the_edges_of_every_range_are_accepted():
     ModelConfig()
     TrainConfig()
     ModelConfig(Tx=1, Ty=1000, n_a=1024, cell="gru", score="bahdanau")
-    TrainConfig(epochs=1, batch_size=1, seed=0, lr=1e-12, train_size=1, target_exact=1, last_date="1970-01-01")
+    TrainConfig(epochs=1, batch_size=1, seed=0, lr=1e-12, train_size=1, target_exact=1)
+    TrainConfig(task="dlai-dates", last_date="1970-01-01")
     TrainConfig(seed=2 ** 32 - 1, lr=3, target_exact=None)
 
 
