@@ -167,6 +167,27 @@ def command_graph(args) -> int:
     return 0
 
 
+def command_explore(args) -> int:
+    """The explorer page of decoder step --step (0: every decoder step) for one text, its loss
+    taken against the model's own prediction. The encoder is laid out collapsed: its ~2,000
+    nodes take Graphviz minutes."""
+    model, human, _, _ = load_checkpoint(args.model)
+    ty = model.config.Ty
+    if not 0 <= args.step <= ty:
+        raise UsageError(f"--step must be between 1 and Ty = {ty}, or 0 for every decoder step")
+    logits, _ = model(encode_inputs([args.text], human, model.config.Tx))
+    loss = mg.cross_entropy(logits, logits.data.argmax(axis=-1)).named("loss")
+    steps = [args.step] if args.step else range(1, ty + 1)
+    others = tuple(f"decoder t={t}" for t in range(1, ty + 1) if t not in steps)
+    highlight = [name for t in steps[:1] for name in (f"alpha<{t},·>", f"c<{t}>")]
+    explorer = mg.explore(loss, highlight=highlight, collapse=("encoder",) + others, path=args.out,
+                          title=f"backward of the loss for {args.text!r}" +
+                                (f", decoder step {args.step}" if args.step else ""))
+    print(f"{args.out}: {explorer.tensors} tensors, {explorer.steps} backward steps, "
+          f"{os.path.getsize(args.out) / 1e6:.1f} MB")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m attention", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -211,6 +232,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="decoder_step.svg")
     p.add_argument("text")
     p.set_defaults(run=command_graph)
+
+    p = commands.add_parser("explore", help="write decoder step t's backward as a page to click through")
+    p.add_argument("--model", required=True)
+    p.add_argument("--step", type=int, default=1, help="decoder step to open (0: all of them)")
+    p.add_argument("--out", default="explore.html")
+    p.add_argument("text")
+    p.set_defaults(run=command_explore)
     return root
 
 
