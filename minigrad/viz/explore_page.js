@@ -162,7 +162,7 @@
       g.classList.toggle("current", !!step && !nodesOf[step.fn] && insideScope(scopeOf(step.fn), path));
     });
     overlays.forEach(o => o.g.classList.toggle("current", !!step && o.members.has(nodesOf[step.fn] && nodesOf[step.fn][0])));
-    $("step-label").textContent = step ? `step ${current} of ${last}` : "no backward steps";
+    $("step-label").textContent = step ? `step ${current} of 0–${last}` : "no backward steps";
     const info = $("step-info");
     info.replaceChildren();
     if (step) {
