@@ -152,8 +152,11 @@
         g.classList.toggle("current", s === current);
       });
     });
-    gradTexts.forEach(([g, text, complete, t]) => {
+    gradTexts.forEach(entry => {
+      const [g, text, complete, t] = entry;
       const ready = t.gradStep !== null && t.gradStep <= current;
+      if (entry.ready === ready) return;  // rewriting unchanged text would cost a re-layout
+      entry.ready = ready;
       text.textContent = ready ? complete : "grad —";
       g.classList.toggle("pending", !ready);
     });
