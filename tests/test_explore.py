@@ -133,6 +133,9 @@ def test_highlight_and_collapse_take_tensors_or_names_and_refuse_unknown_ones():
         mg.explore(np.ones(3))
     collapsed = page_data(mg.explore(graph["loss"], collapse=("attention t=1",)).html)
     assert collapsed["laidOutCollapsed"] == ["attention t=1"]
+    with pytest.warns(UserWarning, match="collapsed the scopes"):  # too big: draw collapses, the page knows
+        fitted = page_data(mg.explore(graph["loss"], max_nodes=15).html)
+    assert fitted["laidOutCollapsed"] == ["attention t=1"]
 
 
 def test_large_and_non_finite_arrays_become_a_summary_and_a_grid():

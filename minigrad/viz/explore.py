@@ -5,6 +5,9 @@ keeping what each Function received and sent and which gradients each step compl
 graph out with Graphviz through `draw`; and writes one HTML file whose script and style are
 inline (explore_page.js, explore_page.css beside this file). The page loads nothing, so it opens
 from file://, offline, and inside a notebook. Every tensor's `.grad` is put back as it was.
+
+In the page (its JSON and the SVG's node names), tensor `t<i>` is the i-th tensor of
+`topological_order(loss, all_inputs=True)` and `f<j>` the Function of the j-th of those made by one.
 """
 from __future__ import annotations
 
@@ -72,12 +75,14 @@ def explore(loss: Tensor, highlight=(), collapse=(), path=None, grad=None, max_n
     data = {
         "title": title or f"backward of {loss.name or 'the loss'}",
         "root": keys[loss],
-        "tensors": [_tensor_record(t, i, keys, completed, loss) for i, t in enumerate(tensors)],
+        "tensors": [_tensor_record(t, keys, completed, loss) for t in tensors],
         "functions": [_function_record(t.grad_fn, t, keys) for t in tensors if t.grad_fn is not None],
         "docs": {type(fn).__name__: inspect.getdoc(type(fn)) or "" for fn in functions},
         "steps": steps,
         "highlight": [keys[t] for t in targets],
-        "laidOutCollapsed": sorted({path for path in (_box(t, set(collapse)) for t in tensors) if path}),
+        # what draw laid out as boxes: collapse=, and the scopes max_nodes made it collapse
+        "laidOutCollapsed": sorted({html.unescape(box) for box in
+                                  re.findall(r'class="node">\s*<title>scope_([^<]*)</title>', svg)}),
     }
     page = _page(data, svg)
     explorer = Explorer(page, len(steps), len(tensors))
@@ -114,15 +119,6 @@ def _check_scopes(collapse, tensors) -> None:
     if unknown:
         raise ValueError(f"explore(collapse={tuple(collapse)!r}): no tensor was made in the scope(s) "
                          f"{unknown}; the graph's scopes are {sorted(known)}")
-
-
-def _box(tensor, collapse) -> str | None:
-    """The collapsed scope `draw` lays `tensor` out in, as draw decides it."""
-    for depth in range(1, len(tensor.scope) + 1):
-        path = "/".join(tensor.scope[:depth])
-        if path in collapse or tensor.scope[depth - 1] in collapse:
-            return path
-    return None
 
 
 @contextmanager
@@ -165,10 +161,10 @@ def _sent(gradient, tensor_input, completed, keys):
     return _array(gradient)
 
 
-def _tensor_record(t, index, keys, completed, root) -> dict:
+def _tensor_record(t, keys, completed, root) -> dict:
     step, gradient = completed.get(t, (None, None))
     return {
-        "key": keys[t], "name": t.name, "label": t.name or f"t{index}", "shape": list(t.shape),
+        "key": keys[t], "name": t.name, "label": t.name or keys[t], "shape": list(t.shape),
         "dtype": str(t.dtype), "kind": tensor_kind(t, {root}), "scope": list(t.scope),
         "source": format_location(t.created_at), "requiresGrad": t.requires_grad,
         "fn": keys[t.grad_fn] if t.grad_fn is not None else None,
