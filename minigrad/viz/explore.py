@@ -245,6 +245,8 @@ def _page(data: dict, svg: str) -> str:
     <input id="slider" type="range" min="0" value="0" aria-label="backward step">
     <span id="step-label"></span>
   </div>
+  <div class="hint">yellow: this step's op · grey: ops done · red: paths to the loss from the
+  highlighted tensors · “grad —”: that gradient is not complete yet</div>
   <div id="tools">
     <input id="search" type="search" placeholder="search a tensor or op by name" aria-label="search">
     <span id="matches"></span>
