@@ -185,13 +185,14 @@ def command_evaluate(args) -> int:
     return 0
 
 
-def draw_decoder_step(model, human, text: str, step: int, out: str, layout: str = "auto") -> str:
+def draw_decoder_step(model, human, text: str, step: int, out: str, layout: str = "auto",
+                      clean=clean_date) -> str:
     """Render decoder step `step` for `text`: the other steps and the encoder collapsed, the
     paths to α<step,·> and c<step> highlighted, gradients (of the loss against the model's own
     prediction) filled in."""
     if not 1 <= step <= model.config.Ty:
         raise UsageError(f"--step must be between 1 and Ty = {model.config.Ty}")
-    X = encode_inputs([text], human, model.config.Tx)
+    X = encode_inputs([text], human, model.config.Tx, clean)
     logits, _ = model(X)
     loss = mg.cross_entropy(logits, logits.data.argmax(axis=-1)).named("loss")
     loss.backward()
@@ -212,8 +213,9 @@ def command_graph(args) -> int:
     check_output_file(args.out, "--out", graphviz.FORMATS, default="svg")
     if args.step < 1:
         raise UsageError(f"--step must be at least 1 (the first decoder step), got {args.step}")
-    model, human, _, _ = load_checkpoint(args.model)
-    print(draw_decoder_step(model, human, args.text, args.step, args.out, layout=args.layout))
+    model, human, _, metadata = load_checkpoint(args.model)
+    print(draw_decoder_step(model, human, args.text, args.step, args.out, layout=args.layout,
+                            clean=task_class(metadata).clean))
     return 0
 
 
@@ -252,6 +254,29 @@ def command_export(args) -> int:
           f"alpha (batch, {model.config.Ty}, {model.config.Tx}); {len(exported.graph.node)} nodes, "
           f"exported and checked against ONNX Runtime in {seconds:.1f}s")
     print(f"vocabularies: {vocabularies}")
+    return 0
+
+
+def command_explore(args) -> int:
+    """The explorer page of decoder step --step (0: every decoder step) for one text, its loss
+    taken against the model's own prediction. The encoder is laid out collapsed: its ~2,000
+    nodes take Graphviz minutes."""
+    check_texts([args.text])
+    check_output_file(args.out, "--out", ("html",), default="html")
+    model, human, _, metadata = load_checkpoint(args.model)
+    ty = model.config.Ty
+    if not 0 <= args.step <= ty:
+        raise UsageError(f"--step must be between 1 and Ty = {ty}, or 0 for every decoder step")
+    logits, _ = model(encode_inputs([args.text], human, model.config.Tx, task_class(metadata).clean))
+    loss = mg.cross_entropy(logits, logits.data.argmax(axis=-1)).named("loss")
+    steps = [args.step] if args.step else range(1, ty + 1)
+    others = tuple(f"decoder t={t}" for t in range(1, ty + 1) if t not in steps)
+    highlight = [name for t in steps[:1] for name in (f"alpha<{t},·>", f"c<{t}>")]
+    explorer = mg.explore(loss, highlight=highlight, collapse=("encoder",) + others, path=args.out,
+                          title=f"backward of the loss for {args.text!r}" +
+                                (f", decoder step {args.step}" if args.step else ""))
+    print(f"{args.out}: {explorer.tensors} tensors, {explorer.steps} backward steps, "
+          f"{os.path.getsize(args.out) / 1e6:.1f} MB")
     return 0
 
 
@@ -316,6 +341,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--composed", action="store_true",
                    help="export every gate as its own node (default for lstm: the fused LSTM steps)")
     p.set_defaults(run=command_export)
+
+    p = commands.add_parser("explore", help="write decoder step t's backward as a page to click through")
+    p.add_argument("--model", required=True)
+    p.add_argument("--step", type=int, default=1, help="decoder step to open (0: all of them)")
+    p.add_argument("--out", default="explore.html")
+    p.add_argument("text")
+    p.set_defaults(run=command_explore)
     return root
 
 

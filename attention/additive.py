@@ -49,8 +49,8 @@ class AdditiveAttention(Module):
             s_repeated = s_prev.reshape(batch, 1, self.n_s).broadcast_to(batch, tx, self.n_s)
             scorer_input = mg.concat([a, s_repeated], axis=-1).named(f"[a; s<{t - 1}>]")
             return self.energy_out(self.energy_hidden(scorer_input).tanh()).relu()
-        query = self.query(s_prev).reshape(batch, 1, -1)
-        return self.v((keys + query).tanh())
+        query = self.query(s_prev).named(f"W s<{t - 1}>").reshape(batch, 1, -1)
+        return self.v((keys + query).named(f"U a + W s<{t - 1}>").tanh())
         # END SOLUTION
 
     def forward(self, s_prev: Tensor, a: Tensor, keys, t: int) -> tuple[Tensor, Tensor]:

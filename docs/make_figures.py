@@ -4,7 +4,7 @@
     python docs/make_figures.py --fast     the same files from a tiny training run (seconds)
     python docs/make_figures.py --pages    only the graphs the pages draw (seconds)
 
-Two kinds of pictures, both made by the project's own code:
+Three kinds of pictures, all made by the project's own code:
 
 1. Graphs (SVG, Graphviz `dot`, or graphviz-pure without it; draw's layout="auto" lays the
    chains top to bottom). The pages draw them: their code calls
@@ -26,6 +26,9 @@ Two kinds of pictures, both made by the project's own code:
    `train` and `translate --heatmap` draw it), and the healthy model's decoder step 1 becomes
    `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
    `heatmaps.json` records the settings, every epoch's metrics and the α shown.
+
+3. Screenshots of the explorer pages two pages write (SCREENSHOTS), taken in chromium through
+   Playwright; without them the script says so and skips them.
 
 Everything is seeded. Graphviz names the nodes by Python object ids, different in every run, so
 the script renumbers them in order (n1, n2, …); then the graphs are byte-for-byte repeatable
@@ -70,6 +73,11 @@ RUNS = {
                              f"--seed 1 --epochs 3 --last-date {END.isoformat()}"},
 }
 FAST = {"epochs": 1, "train_size": 300, "held_out_size": 100}  # --fast: the same code, seconds
+# The explorer pages the docs write, photographed in a real browser: (steps to click, node to click).
+SCREENSHOTS = {"explorer.html": (2, "alpha<1,·>"), "quickstart_explorer.html": (3, "h")}
+CHROMIUM = os.environ.get("MINIGRAD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def page_figures(out: Path, pages=None, log=print) -> dict:
@@ -84,13 +92,44 @@ def page_figures(out: Path, pages=None, log=print) -> dict:
                 if path.is_file():
                     target = out / path.relative_to(drawn)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    if path.suffix == ".svg":  # tooltips name source lines: keep them relative
+                    if path.suffix in (".svg", ".html"):  # they name source lines: keep them relative
                         text = run_pages.relative_paths(path.read_text(encoding="utf-8"), Path(workdir))
-                        target.write_text(renumbered(text), encoding="utf-8")
+                        target.write_text(renumbered(text) if path.suffix == ".svg" else text, encoding="utf-8")
                     else:
                         shutil.copyfile(path, target)
             log(f"{page.relative_to(ROOT)}: {'ok' if result.ok else 'FAILED'}")
     return results
+
+
+def explorer_screenshots(out: Path, log=print) -> list | None:
+    """NAME.png beside each explorer page in SCREENSHOTS: the page opened from file:// in chromium
+    (driven by Playwright, as tests/test_explore_browser.py does), stepped and clicked as a reader
+    would. None, said in the log, when Playwright or chromium is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        log("explorer screenshots skipped: Playwright is not installed (pip install playwright)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        log(f"explorer screenshots skipped: no chromium at {CHROMIUM} (apt-get install chromium)")
+        return None
+    made = []
+    with tempfile.TemporaryDirectory(prefix="docs_chromium_") as profile, sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 640})
+        for name, (steps, node) in SCREENSHOTS.items():
+            page = browser.new_page()
+            page.goto((out / name).as_uri())
+            for _ in range(steps):
+                page.click("#next")
+            page.click(f'#graph g.node[data-name="{node}"]')
+            target = out / name.replace(".html", ".png")
+            page.screenshot(path=str(target))
+            made.append(target)
+            page.close()
+        browser.close()
+    return made
 
 
 def renumbered(svg: str) -> str:
@@ -154,12 +193,14 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
 
 
 def build(out: Path, fast: bool = False, pages_only: bool = False, log=print) -> dict:
-    """Every figure into `out`; returns {"pages": {page name: PageResult}, "trained": record}."""
+    """Every figure into `out`; returns {"pages": {page name: PageResult}, "trained": record,
+    "screenshots": the explorer screenshots' paths, or None without a browser}."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     trained = None if pages_only else trained_figures(out, fast, log=log)
     # Then the pages: two of them print the record heatmaps.json keeps in docs/figures.
-    return {"pages": page_figures(out, log=log), "trained": trained}
+    pages = page_figures(out, log=log)
+    return {"pages": pages, "trained": trained, "screenshots": explorer_screenshots(out, log=log)}
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_sof
 from minigrad.gradcheck import GradcheckError, gradcheck, gradcheck_function
 from minigrad.serialization import load, save
 from minigrad.nn.init import manual_seed
-from minigrad.viz import backward_frames, draw, trace
+from minigrad.viz import backward_frames, draw, explore, trace
 from minigrad import functional, nn, ops, optim, viz
 
 __all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "detect_anomaly",
@@ -18,4 +18,4 @@ __all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "
            "MinigradError", "OpError", "SerializationError", "chunk", "concat", "cross_entropy",
            "exp", "log", "log_softmax", "relu", "sigmoid", "softmax", "split", "stack", "tanh",
            "GradcheckError", "gradcheck", "gradcheck_function", "load", "save", "manual_seed", "functional", "nn", "ops",
-           "optim", "viz", "draw", "trace", "backward_frames"]
+           "optim", "viz", "draw", "explore", "trace", "backward_frames"]

@@ -118,6 +118,26 @@ def test_scopes_become_clusters_and_collapse_into_one_box(step, renderer):
     assert any(label.startswith("loss") for label in labels) and any(label.startswith("a\n") for label in labels)
 
 
+@needs_dot
+def test_a_collapsed_scope_draws_the_tensors_it_hands_out_beside_its_box():
+    from attention.seq2seq import ModelConfig, Seq2SeqAttention
+    mg.manual_seed(0)
+    model = Seq2SeqAttention(ModelConfig(input_vocab=7, output_vocab=5, Tx=4, Ty=2, n_a=2, n_s=3,
+                                         score="bahdanau"))
+    logits, _ = model(np.zeros((1, 4), dtype=int))
+    loss = mg.cross_entropy(logits, np.zeros((1, 2), dtype=int)).named("loss")
+    svg = svg_of(mg.draw(loss, collapse=("encoder", "decoder t=1"), show_data=False))
+    nodes = {texts(g).split("\n")[0]: g for g in groups(svg, "node").values()}
+    titles = {texts(g).split("\n")[0]: g.find(f"{SVG}title").text for g in groups(svg, "node").values()}
+    edges = set(groups(svg, "edge"))
+    for name, box in (("a", "scope_encoder"), ("s<1>", "scope_decoder t=1"), ("logits<1>", "scope_decoder t=1")):
+        assert name in nodes, name  # handed out: its own node, named
+        assert f"{box}->{titles[name]}" in edges, name  # the box makes it
+    assert "a<1>" not in nodes and "alpha<1,·>" not in nodes  # used only inside: stays in the box
+    assert f"{titles['a']}->scope_decoder t=1" in edges  # the decoder step reads a
+    assert not any(e.startswith(titles["s<1>"]) and e.endswith("scope_decoder t=1") for e in edges)
+
+
 def test_max_nodes_collapses_scopes_with_a_warning_or_refuses(step):
     with pytest.warns(UserWarning, match="collapsed the scopes"):
         source = mg.draw(step["loss"], max_nodes=15).source

@@ -172,16 +172,20 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
     on_path = _on_paths_to(set(highlight), tensors, root_set) if highlight else set()
 
     box_of = {t: _collapsed_scope(t, collapse) for t in tensors} if collapse else {}
+    handed_out = _handed_out(tensors, box_of, root_set)
     nodes = {}  # node id -> (scope it is drawn in, graphviz attributes)
     boxes = defaultdict(list)
 
     def node_id(tensor) -> str:
         box = box_of.get(tensor)
-        return f"scope_{box}" if box else str(id(tensor))
+        return f"scope_{box}" if box and tensor not in handed_out else str(id(tensor))
 
     for t in tensors:
         if box_of.get(t):
             boxes[box_of[t]].append(t)
+            if t in handed_out:  # drawn beside its box, named, so the reader sees what leaves it
+                name, attrs = _tensor_node(t, root_set, show_data, show_grad, on_path, progress)
+                nodes[name] = (t.scope[:box_of[t].count("/")], attrs)
             continue
         name, attrs = _tensor_node(t, root_set, show_data, show_grad, on_path, progress)
         nodes[name] = (t.scope, attrs)
@@ -200,12 +204,13 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
         fn = t.grad_fn
         if fn is None:
             continue
-        fn_node = node_id(t) if box_of.get(t) else str(id(fn))
-        if not box_of.get(t):
+        box = box_of.get(t)
+        fn_node = f"scope_{box}" if box else str(id(fn))
+        if not box or t in handed_out:
             edges[(fn_node, str(id(t)))] = {"color": PATH_COLOUR, "penwidth": "2"} if fn in on_path else {}
         for i, tensor_input in enumerate(fn.inputs):
             source = node_id(tensor_input)
-            if source == fn_node:
+            if source == fn_node or (box and box_of.get(tensor_input) == box):  # inside one box
                 continue
             attrs = {}
             axes = fn.summed_axes(i, t.shape)
@@ -225,6 +230,17 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
         graph.edge(tail, head, **attrs)
     _add_legend(graph, bool(highlight), progress is not None)
     return graph
+
+
+def _handed_out(tensors, box_of, roots) -> set:
+    """Tensors made in a collapsed scope and used outside it (`a`, `s<t-1>`), and roots made in one."""
+    out = {t for t in roots if box_of.get(t)}
+    for t in tensors:
+        if t.grad_fn is not None:
+            for tensor_input in t.grad_fn.inputs:
+                if box_of.get(tensor_input) and box_of.get(tensor_input) != box_of.get(t):
+                    out.add(tensor_input)
+    return out
 
 
 def _copy_widely_shared_leaves(tensors, box_of, nodes, edges) -> dict:
