@@ -118,8 +118,7 @@ def test_scopes_become_clusters_and_collapse_into_one_box(step, renderer):
     assert any(label.startswith("loss") for label in labels) and any(label.startswith("a\n") for label in labels)
 
 
-@needs_dot
-def test_a_collapsed_scope_draws_the_tensors_it_hands_out_beside_its_box():
+def test_a_collapsed_scope_draws_the_tensors_it_hands_out_beside_its_box(renderer):
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(0)
     model = Seq2SeqAttention(ModelConfig(input_vocab=7, output_vocab=5, Tx=4, Ty=2, n_a=2, n_s=3,
