@@ -230,7 +230,8 @@ def command_export(args) -> int:
     """The translator as one ONNX model, x (batch, Tx) token indices → logits (batch, Ty, V) and
     alpha (batch, Ty, Tx), and its vocabularies beside it as JSON (OUT without .onnx + .vocab.json)."""
     from minigrad.onnx import export
-    model, human, machine, _ = load_checkpoint(args.model)
+    model, human, machine, metadata = load_checkpoint(args.model)
+    clean = task_class(metadata).clean
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"no directory for {args.out}")
     if model.config.cell == "lstm" and not args.composed:  # the fast twin: the same parameters, fused LSTM nodes
@@ -239,7 +240,7 @@ def command_export(args) -> int:
         model = fast
     started = time.perf_counter()
     try:
-        exported = export(model, encode_inputs(DEMO_DATES[:2], human, model.config.Tx), args.out,
+        exported = export(model, encode_inputs(DEMO_DATES[:2], human, model.config.Tx, clean), args.out,
                           input_names=["x"], output_names=["logits", "alpha"])
     except ImportError as error:
         raise UsageError(str(error)) from None
@@ -248,8 +249,8 @@ def command_export(args) -> int:
     with open(vocabularies, "w", encoding="utf-8") as file:
         json.dump({"Tx": model.config.Tx, "Ty": model.config.Ty, "human": human.to_json(),
                    "machine": machine.to_json(),
-                   "reading": "lowercase, commas removed, the first Tx characters, padded with <pad>; "
-                              "a character not in human.tokens is <unk>"}, file, indent=2)
+                   "reading": f"{(clean.__doc__ or 'as typed').strip()} Then the first Tx characters, padded "
+                              "with <pad>; a character not in human.tokens is <unk>"}, file, indent=2)
     print(f"{args.out}: x (batch, {model.config.Tx}) → logits (batch, {model.config.Ty}, {len(machine)}), "
           f"alpha (batch, {model.config.Ty}, {model.config.Tx}); {len(exported.graph.node)} nodes, "
           f"exported and checked against ONNX Runtime in {seconds:.1f}s")
