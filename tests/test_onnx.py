@@ -264,7 +264,7 @@ def trained(tmp_path_factory):
     """A date translator trained for one short epoch (accuracy does not matter: agreement does)."""
     from attention.train import TrainConfig, train
     out = tmp_path_factory.mktemp("dates")
-    train(TrainConfig(epochs=1, train_size=1500, held_out_size=1000, fused_cells=True, last_date="2025-01-01"),
+    train(TrainConfig(epochs=1, train_size=1500, held_out_size=1000, fused_cells=True),
           str(out), log=lambda *a: None, progress=False)
     return out
 
@@ -277,7 +277,7 @@ def test_the_exported_translator_predicts_what_minigrad_predicts(trained, tmp_pa
     vocab = json.loads((tmp_path / "dates.vocab.json").read_text(encoding="utf-8"))
     model, human, machine, _ = load_checkpoint(str(trained))
     assert vocab["human"] == human.to_json() and vocab["machine"] == machine.to_json()
-    _, _, (X_held, Y_held), _ = build(TrainConfig(train_size=1500, held_out_size=1000, last_date="2025-01-01"))
+    _, _, (X_held, Y_held), _ = build(TrainConfig(train_size=1500, held_out_size=1000))
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
     class Exported:  # what `evaluate` needs of a model
