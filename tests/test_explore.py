@@ -3,7 +3,6 @@ user's gradients are left alone, and the file needs nothing from outside. (The p
 real browser: test_explore_browser.py.)"""
 import json
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from minigrad.viz.draw import summarise
 from minigrad.viz.explore import GRID, SMALL
 from seed_graph import attention_step
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
 
 def page_data(html: str) -> dict:
@@ -36,7 +34,6 @@ def fresh_pass(loss):
     return tensors, filled
 
 
-@needs_dot
 def test_the_page_records_each_step_as_backward_steps_runs_it():
     graph = attention_step()
     loss = graph["loss"]
@@ -56,7 +53,6 @@ def test_the_page_records_each_step_as_backward_steps_runs_it():
     assert "∂c/∂a" in data["docs"]["Mul"]  # the derivative, from the op's docstring
 
 
-@needs_dot
 def test_what_each_op_sent_is_recorded_per_input():
     graph = attention_step()
     loss, alpha, c = graph["loss"], graph["alpha"], graph["c"]
@@ -72,7 +68,6 @@ def test_what_each_op_sent_is_recorded_per_input():
     assert len(sent_a["values"]) == graph["a"].size  # a has two uses: its own array
 
 
-@needs_dot
 def test_the_users_gradients_are_untouched():
     graph = attention_step()
     loss = graph["loss"]
@@ -94,7 +89,6 @@ def test_the_users_gradients_are_untouched():
     assert all(t.grad is None for t in mg.topological_order(untouched["loss"], all_inputs=True))
 
 
-@needs_dot
 def test_the_page_is_self_contained_and_the_same_every_time(tmp_path):
     first = mg.explore(attention_step()["loss"], path=tmp_path / "page.html")
     again = mg.explore(attention_step()["loss"])  # new objects, new ids: the same page
@@ -107,7 +101,6 @@ def test_the_page_is_self_contained_and_the_same_every_time(tmp_path):
     assert html.count("<svg") == 1 and "<?xml" not in html
 
 
-@needs_dot
 def test_in_jupyter_the_page_shows_in_its_own_frame():
     explorer = mg.explore(attention_step()["loss"])
     shown = explorer._repr_html_()
@@ -115,7 +108,6 @@ def test_in_jupyter_the_page_shows_in_its_own_frame():
     assert "9 backward steps" in repr(explorer)
 
 
-@needs_dot
 def test_highlight_and_collapse_take_tensors_or_names_and_refuse_unknown_ones():
     graph = attention_step()
     data = page_data(mg.explore(graph["loss"], highlight=(graph["alpha"], "c<1>")).html)
@@ -151,7 +143,6 @@ def test_large_and_non_finite_arrays_become_a_summary_and_a_grid():
     json.dumps(small, allow_nan=False)
 
 
-@needs_dot
 @pytest.mark.slow
 def test_cli_explore_writes_the_decoder_step_page(tmp_path, capsys):
     from attention.__main__ import main

@@ -28,8 +28,6 @@ if sync_playwright is None:
 elif not os.path.exists(CHROMIUM):
     pytestmark = [pytestmark, pytest.mark.skip(reason=f"no chromium at {CHROMIUM} (apt-get install chromium, "
                                                       "or set MINIGRAD_CHROMIUM)")]
-elif shutil.which("dot") is None:
-    pytestmark = [pytestmark, pytest.mark.skip(reason="Graphviz `dot` is not installed")]
 
 
 @pytest.fixture(scope="module")

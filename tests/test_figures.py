@@ -30,7 +30,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 REGENERATE = "python docs/make_figures.py --pages (or python docs/make_figures.py for every figure)"
 TRAINED = {"decoder_step_1.svg"}
 
-pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+# The committed figures are drawn by the system `dot`: compared where it renders (.ci/run phase 2).
+pytestmark = [pytest.mark.system_dot,
+              pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")]
 
 
 @pytest.fixture(scope="module")

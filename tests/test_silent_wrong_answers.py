@@ -1,7 +1,6 @@
 """Each wrong number the engine once gave without an error, as a test, and the errors that used to
 escape as raw numpy errors. (Index gradients: test_index_gradients.py; in-place writes:
 test_versions.py; the random programs that found most of these: test_fuzz_torch.py.)"""
-import shutil
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -12,7 +11,6 @@ from minigrad.viz.draw import PATH_COLOUR
 from seed_graph import attention_step
 
 SVG = "{http://www.w3.org/2000/svg}"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
 
 def scalar(value=0.0):
@@ -137,7 +135,6 @@ def _grads(graph):
     return {name: None if t.grad is None else t.grad.copy() for name, t in graph.items()}
 
 
-@needs_dot
 def test_drawing_and_framing_leave_every_grad_as_it_was(tmp_path):
     graph = attention_step()
     graph["loss"].backward()
@@ -171,7 +168,6 @@ def node_texts(svg) -> dict:
     return texts
 
 
-@needs_dot
 def test_backward_frames_draws_only_the_steps_asked_for(tmp_path):
     graph = attention_step()
     count = sum(1 for t in mg.topological_order(graph["loss"]) if t.grad_fn is not None)
@@ -184,7 +180,6 @@ def test_backward_frames_draws_only_the_steps_asked_for(tmp_path):
 
 
 # --- the highlight includes the op between two highlighted tensors -------------------------------
-@needs_dot
 def test_highlight_colours_the_op_between_two_highlighted_tensors_and_its_edges():
     graph = attention_step()
     graph["loss"].backward()
