@@ -230,10 +230,9 @@ def command_export(args) -> int:
     """The translator as one ONNX model, x (batch, Tx) token indices → logits (batch, Ty, V) and
     alpha (batch, Ty, Tx), and its vocabularies beside it as JSON (OUT without .onnx + .vocab.json)."""
     from minigrad.onnx import export
+    check_output_file(args.out, "--out", ("onnx",))
     model, human, machine, metadata = load_checkpoint(args.model)
     clean = task_class(metadata).clean
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise UsageError(f"no directory for {args.out}")
     if model.config.cell == "lstm" and not args.composed:  # the fast twin: the same parameters, fused LSTM nodes
         fast = Seq2SeqAttention(dataclasses.replace(model.config, fused_cells=True))
         fast.load_state_dict(model.state_dict())

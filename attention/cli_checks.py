@@ -41,15 +41,16 @@ def check_output_file(path: str, option: str, formats, default: str | None = Non
     `path` can be written: its directory exists and it is not itself a directory."""
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a directory; give a file name such as "
-                         f"{os.path.join(path, 'out.' + (default or 'png'))}")
+                         f"{os.path.join(path, 'out.' + (default or ('png' if 'png' in formats else min(formats))))}")
     extension = os.path.splitext(path)[1].lstrip(".").lower()
     if not extension and default:
         extension = default
     if extension not in formats:
-        common = [name for name in COMMON_FORMATS if name in formats]
+        named = [name for name in COMMON_FORMATS if name in formats] or sorted(formats)[:4]
+        others = len(formats) - len(named)
         problem = f"'.{extension}' is not a format it can write" if extension else "has no extension"
-        raise UsageError(f"{option} {path}: {problem}; end the name with " + ", ".join("." + name for name in common)
-                         + f" or another of the {len(formats)} formats it knows")
+        raise UsageError(f"{option} {path}: {problem}; end the name with " + " or ".join("." + name for name in named)
+                         + (f" (or another of the {others} other formats it knows)" if others else ""))
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"{option} {path}: the directory {directory} does not exist; create it first "

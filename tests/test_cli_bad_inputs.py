@@ -308,6 +308,16 @@ OPTION_CASES = [
     ("evaluate only malformed lines", ["evaluate", "--model", "{model}", "--file", "{tmp}/malformed.tsv"], 2,
      "has no well-formed pairs"),
     # graph
+    # export and explore: the output file is checked before the model is loaded
+    ("export --out a directory", ["export", "--model", "{model}", "--out", "{tmp}/adir"], 2, "adir/out.onnx"),
+    ("export --out without .onnx", ["export", "--model", "{model}", "--out", "{tmp}/model"], 2,
+     "has no extension; end the name with .onnx"),
+    ("export --out in a missing directory", ["export", "--model", "{model}", "--out", "/missing/x.onnx"], 2,
+     "the directory /missing does not exist"),
+    ("explore --out .png", ["explore", "--model", "{model}", "--out", "{tmp}/a.png", "123"], 2,
+     "end the name with .html"),
+    ("explore --step out of range", ["explore", "--model", "{model}", "--step", "99", "123"], 2,
+     "--step must be between 1 and Ty"),
     ("graph --out x.xyz", ["graph", "--model", "{model}", "--out", "{tmp}/x.xyz", "123"], 2, "'.xyz' is not a format"),
     ("graph --out in a missing directory", ["graph", "--model", "{model}", "--out", "/missing/x.svg", "123"], 2,
      "does not exist"),
