@@ -7,7 +7,6 @@ Nothing here recurses: a chain of a million ops goes through the same loops as a
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -15,53 +14,7 @@ import numpy as np
 
 from minigrad.errors import (AnomalyError, GradError, describe, format_location, non_finite_origin,
                              user_location)
-
-
-class Modes:
-    """Switches read on every op. One object, so the hot path pays one global lookup."""
-    __slots__ = ("grad_enabled", "detect_anomaly", "scope")
-
-    def __init__(self):
-        self.grad_enabled = True
-        self.detect_anomaly = False
-        self.scope = ()  # the names of the open `scope` blocks, outermost first
-
-
-MODES = Modes()
-
-
-@contextmanager
-def _switched(mode: str, value):
-    """Set one of MODES for the duration of a `with` block, restoring it even on error."""
-    previous = getattr(MODES, mode)
-    setattr(MODES, mode, value)
-    try:
-        yield
-    finally:
-        setattr(MODES, mode, previous)
-
-
-def no_grad():
-    """Ops inside record no graph and their results do not require grad (as torch.no_grad)."""
-    return _switched("grad_enabled", False)
-
-
-def enable_grad():
-    """Turn recording back on inside a no_grad block."""
-    return _switched("grad_enabled", True)
-
-
-def detect_anomaly():
-    """Raise AnomalyError at the first NaN or inf made in forward or in backward."""
-    return _switched("detect_anomaly", True)
-
-
-def scope(name: str):
-    """Group the tensors made inside into a named box of the drawn graph ("decoder t=1").
-
-    Scopes nest; a tensor remembers the tuple of open scope names in its `.scope`.
-    """
-    return _switched("scope", MODES.scope + (str(name),))
+from minigrad.modes import MODES
 
 
 def topological_order(root, all_inputs: bool = False) -> list:

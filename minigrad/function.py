@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd import MODES, SliceGradient  # noqa: F401  (part of the backward contract)
 from minigrad.errors import AnomalyError, describe, format_location, non_finite_origin, op_error, user_location
+from minigrad.modes import MODES
 from minigrad.tensor import Tensor, as_array
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import autograd
+from minigrad.modes import MODES, step_name
 from minigrad.errors import DTypeError, GradError, describe, format_location, op_error, user_location
 
 
@@ -48,7 +49,7 @@ class Tensor:
         self._data = as_array(data, dtype)
         self._version = 0
         self.created_at = user_location()
-        self.scope = autograd.MODES.scope
+        self.scope = MODES.scope
         self.name = name
         self.grad = None
         self.grad_fn = None
@@ -62,7 +63,7 @@ class Tensor:
     def _make(cls, data, grad_fn, requires_grad, created_at) -> "Tensor":
         """The fast constructor ops use: no copy, no checks."""
         out = object.__new__(cls)
-        out.scope = autograd.MODES.scope
+        out.scope = MODES.scope
         out._data = data
         out._version = 0
         out.grad = None
@@ -122,8 +123,12 @@ class Tensor:
         return format_location(self.created_at)
 
     def named(self, name: str) -> "Tensor":
-        """Give this tensor a name for graphs, reprs and errors; returns self for chaining."""
-        self.name = name
+        """Give this tensor a name for graphs, reprs and errors; returns self for chaining.
+
+        Inside `minigrad.scope(..., step=t)`, a `t` in angle brackets is the step: "s<t-1>"
+        names it "s<2>" at step 3 (see `modes.step_name`).
+        """
+        self.name = step_name(name)
         return self
 
     def item(self) -> float:
@@ -231,7 +236,7 @@ class Tensor:
 
     def _write_in_place(self, op: str, write) -> "Tensor":
         """Change this tensor's values in place and count the write in its version."""
-        if self.requires_grad and autograd.MODES.grad_enabled:
+        if self.requires_grad and MODES.grad_enabled:
             raise GradError(
                 f"{op}: {describe(self)} requires grad, and an in-place write is not differentiated; "
                 f"write it inside `with minigrad.no_grad():` (as an optimiser step does), or compute "

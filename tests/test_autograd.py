@@ -182,6 +182,32 @@ def test_nested_no_grad():
     assert (x * 2.0).requires_grad
 
 
+def test_scope_with_a_step_names_the_box_and_the_tensors_made_inside():
+    """scope(name, step=t) opens the box "name t=<t>"; inside it a `t` (or `t'`, `t-1`, `t+1`) in
+    angle brackets of a name becomes the step, a nested scope keeps it, and outside the name is
+    kept as written. The step is restored when the block is left, also by an exception."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with mg.scope("decoder", step=3):
+        e = (x * 2.0).named("e<t,·>")
+        s = (x + 1.0).named("s<t-1>")
+        both = (x - 1.0).named("[a; s<t-1>]")
+        with mg.scope("attention"):
+            a = x.exp().named("a<t'>")
+            after = x.tanh().named("f<t+1>")
+        plain = x.relu().named("weight_t <tt>")
+    assert [e.name, s.name, both.name, a.name, after.name] == ["e<3,·>", "s<2>", "[a; s<2>]", "a<3>", "f<4>"]
+    assert plain.name == "weight_t <tt>"  # only the token t counts, and only inside <...>
+    assert e.scope == ("decoder t=3",) and a.scope == ("decoder t=3", "attention")
+    outside = (x * 1.0).named("e<t,·>")
+    assert outside.name == "e<t,·>" and outside.scope == ()
+    with mg.scope("encoder"):
+        assert (x * 1.0).named("s<t>").name == "s<t>"  # a scope without step= sets no step
+    with pytest.raises(KeyError):
+        with mg.scope("decoder", step=5):
+            raise KeyError("boom")
+    assert (x * 1.0).named("s<t>").name == "s<t>"
+
+
 # --- requires_grad propagation -----------------------------------------------------------
 
 @pytest.mark.parametrize("a_requires, b_requires", [(True, False), (False, True), (True, True),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.function import Function, SliceGradient
+from minigrad.autograd import SliceGradient
+from minigrad.function import Function
 from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
 
 
