@@ -107,7 +107,8 @@ class LSTMStep(Function):
         d_z[:, 2] *= d_c * i
         d_z[:, 3] *= grad_h * tanh_c
         d_z = d_z.reshape(batch, 4 * hidden)
-        return d_z, d_z @ weight_h.T, d_c * f, h.T @ d_z
+        grads = d_z, d_z @ weight_h.T, d_c * f, h.T @ d_z
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         h = self.inputs[1]
@@ -191,7 +192,8 @@ class LSTMSequence(Function):
             from_next_c = d_c * f[t]
         h_previous = np.ascontiguousarray(hs[previous[0]:previous[0] + steps].swapaxes(0, 1))
         d_weight_h = h_previous.reshape(-1, hidden).T @ d_z_rows.reshape(-1, width)
-        return d_z_rows, from_next_h, from_next_c, d_weight_h
+        grads = d_z_rows, from_next_h, from_next_c, d_weight_h
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         """Unrolled: one step per position (T is fixed by the traced shape, the batch is not)."""
