@@ -105,7 +105,7 @@ class Attention(Function):
         a, s_prev, weight_query, weight_energy, *saved = self.saved
         tx = a.shape[1]
         grads = attend_backward(grad[:, :tx], grad[:, tx:], a, s_prev, weight_query, weight_energy, saved)
-        return grads if saved[1] is not None else grads[:-1]
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         return graph.op("Concat", *_onnx_attend(graph, *inputs), axis=-1)
@@ -147,8 +147,8 @@ class AttentionLSTMStep(Function):
             grad[:, 2 * n_s:], d_projected @ weight_x.T, a, s_prev, weight_query, weight_energy, attended)
         d_s_prev += d_s_attention
         grads = (d_keys, d_a, d_s_prev, d_memory, context.T @ d_projected, d_projected.sum(axis=0), d_weight_h,
-                 d_weight_query, d_weight_energy)
-        return grads + ((d_bias_energy,) if d_bias_energy is not None else ())
+                 d_weight_query, d_weight_energy, d_bias_energy)
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         keys, a, s_prev, memory, weight_x, bias_x, weight_h, *score = inputs

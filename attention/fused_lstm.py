@@ -120,7 +120,8 @@ class LSTMStep(Function):
     def backward(self, grad):
         h, c, weight_h, gates, tanh_c = self.saved
         hidden = h.shape[1]
-        return step_backward(grad[:, :hidden], grad[:, hidden:], h, c, weight_h, gates, tanh_c)
+        grads = step_backward(grad[:, :hidden], grad[:, hidden:], h, c, weight_h, gates, tanh_c)
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         h = self.inputs[1]
@@ -204,7 +205,8 @@ class LSTMSequence(Function):
             from_next_c = d_c * f[t]
         h_previous = np.ascontiguousarray(hs[previous[0]:previous[0] + steps].swapaxes(0, 1))
         d_weight_h = h_previous.reshape(-1, hidden).T @ d_z_rows.reshape(-1, width)
-        return d_z_rows, from_next_h, from_next_c, d_weight_h
+        grads = d_z_rows, from_next_h, from_next_c, d_weight_h
+        return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         """Unrolled: one step per position (T is fixed by the traced shape, the batch is not)."""

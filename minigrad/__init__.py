@@ -1,7 +1,8 @@
 """minigrad: a small numpy tensor library with reverse-mode autograd, for learning how it works."""
 from minigrad.tensor import Tensor
 from minigrad.function import Function
-from minigrad.autograd import BackwardStep, backward, backward_steps, topological_order
+from minigrad.autograd import BackwardStep, backward, backward_steps
+from minigrad.order import topological_order
 from minigrad.modes import detect_anomaly, enable_grad, no_grad, scope
 from minigrad.errors import (AnomalyError, DTypeError, GradError, MinigradError, OpError,
                              SerializationError)

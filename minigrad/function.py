@@ -6,15 +6,20 @@ A Function object *is* the node: after `c = a * b`, `c.grad_fn` is a `Mul` whose
 
 Subclasses write
     forward(self, *arrays, **params) -> ndarray     numpy in, numpy out
-    backward(self, grad) -> tuple                   one gradient (or None) per input
-and keep any parameters (an axis, a shape) as attributes declared in `__slots__`. A gradient is
-an array of the input's shape, or a SliceGradient (values for part of the input, the rest zero),
-which backward adds into the input's gradient in place; `.dense()` gives it as an array.
+    backward(self, grad) -> tuple                   numpy in, one gradient (or None) per input out
+and keep any parameters (an axis, an input's shape) as attributes declared in `__slots__`.
+`backward` reads only arrays, those attributes and `self.needs_input_grad` (one bool per input,
+as in PyTorch), and returns None for every input that needs no gradient. A gradient is an array
+of the input's shape, or a SliceGradient (values for part of the input, the rest zero; see
+gradients.py), which backward adds into the input's gradient in place.
 
 Saving an input's (or the output's) array also notes that tensor's version, one integer each;
 backward refuses to run if an in-place write has changed the tensor since (see Tensor.version).
 """
 from __future__ import annotations
+
+import os
+import weakref
 
 import numpy as np
 
@@ -25,7 +30,8 @@ from minigrad.tensor import Tensor, as_array
 
 class Function:
     """Base class of every primitive op. See the module docstring for the contract."""
-    __slots__ = ("inputs", "saved", "saved_versions")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "_output")
+    broadcast_core = None  # how forward broadcasts its inputs, for the drawing (see ops/broadcast.py)
 
     def save_for_backward(self, *arrays) -> None:
         """Keep the arrays `backward` needs (read them back as `self.saved`)."""
@@ -36,12 +42,6 @@ class Function:
 
     def backward(self, grad: np.ndarray) -> tuple:
         raise NotImplementedError(f"{type(self).__name__}.backward")
-
-    def summed_axes(self, input_index: int, out_shape: tuple) -> tuple:
-        """The axes of the output over which backward sums input `input_index`'s gradient
-        because forward broadcast it (drawn on the graph's edge). Most ops broadcast nothing.
-        """
-        return ()
 
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
@@ -62,15 +62,13 @@ class Function:
             raise op_error(cls.__name__, f"numpy could not allocate the result ({error})", tensors) from error
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        requires_grad = False
-        if MODES.grad_enabled:
-            for t in tensors:
-                if t.requires_grad:
-                    requires_grad = True
-                    break
+        needs_input_grad = tuple([t.requires_grad for t in tensors])
+        requires_grad = MODES.grad_enabled and True in needs_input_grad
         out = Tensor._make(data, fn if requires_grad else None, requires_grad, location)
         if requires_grad:
             fn.inputs = tensors
+            fn.needs_input_grad = needs_input_grad
+            fn._output = weakref.ref(out)  # for repr, weak: a node must not keep its output alive
             if fn.saved:
                 fn.saved_versions = _saved_versions(fn.saved, tensors, out)
         if MODES.detect_anomaly and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
@@ -82,8 +80,14 @@ class Function:
         return out
 
     def __repr__(self):
-        names = ", ".join(t.name or f"<{t.shape}>" for t in getattr(self, "inputs", ()))
-        return f"{type(self).__name__}({names})"
+        """'Tanh → f<2> at cells.py:123': the op, the tensor it made and the user's line that made it."""
+        if not hasattr(self, "_output"):
+            return f"{type(self).__name__} (not in a graph)"
+        output = self._output()
+        if output is None:
+            return f"{type(self).__name__} → (its output is freed)"
+        name = output.name or f"tensor of shape {output.shape}"
+        return f"{type(self).__name__} → {name} at {_short_location(output.created_at)}"
 
 
 def _saved_versions(saved: tuple, tensors: tuple, out: Tensor) -> tuple:
@@ -105,3 +109,9 @@ def _lift_constants(inputs, location) -> tuple:
     dtype = like.dtype if like is not None else None
     return tuple(x if isinstance(x, Tensor) else Tensor._make(as_array(x, dtype), None, False, location)
                  for x in inputs)
+
+
+def _short_location(location) -> str:
+    """'cells.py:123': the file's name without its folders, as a debugger's frame line shows it."""
+    filename, line = location
+    return f"{os.path.basename(filename)}:{line}"

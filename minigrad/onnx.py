@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad.autograd import enable_grad, topological_order
+from minigrad.modes import enable_grad
+from minigrad.order import topological_order
 from minigrad.errors import MinigradError, describe, format_location
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor

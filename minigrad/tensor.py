@@ -42,7 +42,7 @@ class Tensor:
     writes made through the tensor (see `version`).
     """
     __slots__ = ("_data", "_version", "grad", "requires_grad", "grad_fn", "name", "created_at", "scope",
-                 "_hooks")
+                 "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):

@@ -1,6 +1,8 @@
 """The backward pass: which tensors get gradients, when they accumulate, the grad modes,
 the order of the graph, and the dtype rules of Tensor and of its gradients."""
 import gc
+import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -206,6 +208,22 @@ def test_scope_with_a_step_names_the_box_and_the_tensors_made_inside():
         with mg.scope("decoder", step=5):
             raise KeyError("boom")
     assert (x * 1.0).named("s<t>").name == "s<t>"
+
+
+def test_a_function_shows_its_op_its_output_and_the_line_that_made_it():
+    """repr(fn) reads like a debugger's frame: 'Tanh → h at test_autograd.py:<line>'. The
+    Function holds its output weakly: the output is freed as soon as nothing else holds it."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x.tanh().named("h"); line = sys._getframe().f_lineno  # noqa: E702  (the line that made h)
+    unnamed = x * 2.0; unnamed_line = sys._getframe().f_lineno  # noqa: E702
+    assert repr(h.grad_fn) == f"Tanh → h at test_autograd.py:{line}"
+    assert repr(unnamed.grad_fn) == f"Mul → tensor of shape (2,) at test_autograd.py:{unnamed_line}"
+    fn, alive = h.grad_fn, weakref.ref(h)
+    del h
+    gc.collect()
+    assert alive() is None
+    assert repr(fn) == "Tanh → (its output is freed)"
+    assert repr(mg.ops.Tanh()) == "Tanh (not in a graph)"
 
 
 # --- requires_grad propagation -----------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import minigrad as mg
-from minigrad.autograd import SliceGradient
+from minigrad.gradients import SliceGradient
 
 ROWS = [1, 3, 10, 64, 65, 70, 130]  # either side of the 64-distinct-rows switch
 

@@ -383,6 +383,82 @@ def test_matmul_with_numpy_array_on_the_left(rng):
     np.testing.assert_allclose(x.grad, m.T @ np.ones((3, 2)), rtol=1e-12)
 
 
+SHORTCUT_SHAPES = [((2, 3, 4), (4, 5)),     # rows of a batch times one weight: one GEMM
+                   ((2, 1, 4), (2, 4, 5)),  # one query row (as α<t,·> @ a): an outer product
+                   ((3, 4), (4, 1)),        # a column on the right
+                   ((1, 4), (3, 4, 2))]     # one row against a batch
+
+
+@pytest.mark.parametrize("shape_a, shape_b", SHORTCUT_SHAPES, ids=str)
+def test_matmul_shortcuts_give_the_textbook_gradients(shape_a, shape_b, rng, monkeypatch):
+    """The faster routes of ops/matmul_shortcuts.py apply to these shapes and give the same
+    gradients as the textbook rule in MatMul.backward (the shortcut switched off)."""
+    from minigrad.ops import linalg
+    from minigrad.ops.matmul_shortcuts import matmul_backward_shortcut
+    a_data, b_data, g = (rng.standard_normal(shape) for shape in (shape_a, shape_b, np.matmul(
+        np.zeros(shape_a), np.zeros(shape_b)).shape))
+    assert matmul_backward_shortcut(g, a_data, b_data, True, True) is not None
+
+    def gradients():
+        a, b = leaf(a_data), leaf(b_data)
+        (a @ b).backward(g)
+        return a.grad, b.grad
+
+    fast = gradients()
+    monkeypatch.setattr(linalg, "matmul_backward_shortcut", lambda *arrays: None)
+    textbook = gradients()
+    for got, expected in zip(fast, textbook):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+# --- the op contract: backward reads arrays and needs_input_grad only ----------------------
+
+CONTRACT = [
+    ("Add", lambda a, b: a + b, [(3, 1), (4,)]),
+    ("Sub", lambda a, b: a - b, [(3, 4), (4,)]),
+    ("Mul", lambda a, b: a * b, [(2, 3), (2, 1)]),
+    ("Div", lambda a, b: a / b, [(3,), (2, 3)]),
+    ("TensorPow", lambda a, b: a ** b, [(2, 3), (3,)]),
+    ("MatMul", lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
+    ("MatMul batched", lambda a, b: a @ b, [(2, 3, 4), (2, 4, 5)]),
+    ("Concat", lambda a, b, c: mg.concat([a, b, c], axis=1), [(2, 1), (2, 3), (2, 2)]),
+    ("Stack", lambda a, b, c: mg.stack([a, b, c], axis=0), [(2, 3)] * 3),
+    ("Sum", lambda a: a.sum(axis=0), [(3, 4)]),
+    ("Mean", lambda a: a.mean(axis=1, keepdims=True), [(3, 4)]),
+    ("Max", lambda a: a.max(axis=0), [(3, 4)]),
+    ("Reshape", lambda a: a.reshape(4, 3), [(3, 4)]),
+    ("BroadcastTo", lambda a: a.broadcast_to(2, 3, 4), [(3, 1)]),
+    ("Transpose", lambda a: a.T, [(3, 4)]),
+    ("GetItem", lambda a: a[np.array([0, 2, 0])], [(3, 4)]),
+    ("Softmax", lambda a: mg.softmax(a, axis=0), [(3, 4)]),
+    ("LogSoftmax", lambda a: mg.log_softmax(a, axis=0), [(3, 4)]),
+    ("cross_entropy's Gather", lambda a: ops.Gather.apply(a, index=np.array([[0, 2]]), axis=0), [(3, 2)]),
+    ("Tanh", lambda a: a.tanh(), [(3,)]),
+    ("Pow", lambda a: a ** 3, [(3,)]),
+]
+
+
+@pytest.mark.parametrize("name, make, shapes", CONTRACT, ids=[c[0] for c in CONTRACT])
+def test_backward_reads_arrays_and_needs_input_grad_only(name, make, shapes, rng):
+    """With each single input requiring grad (and with all of them), the op's backward runs with
+    its input Tensors taken away, returns a gradient of the right shape for each input that
+    needs one and None for the others, and needs_input_grad says which those are."""
+    choices = [tuple(i == k for i in range(len(shapes))) for k in range(len(shapes))]
+    for needs in choices + [(True,) * len(shapes)]:
+        inputs = [Tensor(away_from_zero(rng, shape), requires_grad=need) for shape, need in zip(shapes, needs)]
+        out = make(*inputs)
+        fn = out.grad_fn
+        assert fn.needs_input_grad == needs
+        fn.inputs = None  # a backward that reads a Tensor now fails
+        grads = fn.backward(np.ones(out.shape))
+        assert len(grads) == len(shapes)
+        for grad, need, shape in zip(grads, needs, shapes):
+            if need:
+                assert np.asarray(getattr(grad, "dense", lambda: grad)()).shape == shape
+            else:
+                assert grad is None
+
+
 # --- softmax, log_softmax, cross-entropy -------------------------------------------------
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minigrad import Tensor, gradcheck_function, ops
-from minigrad.autograd import topological_order
+from minigrad.order import topological_order
 from minigrad.ops import elementwise
 from minigrad.ops.broadcast import broadcast_axes, sum_to_shape
 

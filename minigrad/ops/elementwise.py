@@ -6,41 +6,46 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.function import Function
-from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
+from minigrad.ops.broadcast import sum_to_shape
 
 
 class BroadcastingFunction(Function):
-    """A binary op whose inputs broadcast against each other."""
+    """A binary op whose inputs broadcast against each other: backward sums each input's
+    gradient back to that input's shape (see broadcast.py)."""
     __slots__ = ()
-
-    def summed_axes(self, input_index, out_shape):
-        return summed_broadcast_axes(self.inputs[input_index].shape, out_shape)
+    broadcast_core = 0
 
 
 class Add(BroadcastingFunction):
     """c = a + b.    ∂c/∂a = 1, ∂c/∂b = 1:  ga = g, gb = g (each summed to its shape)."""
-    __slots__ = ()
+    __slots__ = ("shapes",)
 
     def forward(self, a, b):
+        self.shapes = a.shape, b.shape
         return a + b
 
     def backward(self, g):
+        a_shape, b_shape = self.shapes
+        needs_a, needs_b = self.needs_input_grad
         # BEGIN SOLUTION 1.1
-        a, b = self.inputs
-        return sum_to_shape(g, a.data.shape), sum_to_shape(g, b.data.shape)
+        return (sum_to_shape(g, a_shape) if needs_a else None,
+                sum_to_shape(g, b_shape) if needs_b else None)
         # END SOLUTION
 
 
 class Sub(BroadcastingFunction):
     """c = a - b.    ga = g, gb = -g."""
-    __slots__ = ()
+    __slots__ = ("shapes",)
 
     def forward(self, a, b):
+        self.shapes = a.shape, b.shape
         return a - b
 
     def backward(self, g):
-        a, b = self.inputs
-        return sum_to_shape(g, a.shape), (sum_to_shape(-g, b.shape) if b.requires_grad else None)
+        a_shape, b_shape = self.shapes
+        needs_a, needs_b = self.needs_input_grad
+        return (sum_to_shape(g, a_shape) if needs_a else None,
+                sum_to_shape(-g, b_shape) if needs_b else None)
 
 
 class Mul(BroadcastingFunction):
@@ -53,28 +58,30 @@ class Mul(BroadcastingFunction):
 
     def backward(self, g):
         a, b = self.saved
-        a_in, b_in = self.inputs
+        needs_a, needs_b = self.needs_input_grad
         # BEGIN SOLUTION 1.1
-        return (sum_to_shape(g * b, a.shape) if a_in.requires_grad else None,
-                sum_to_shape(g * a, b.shape) if b_in.requires_grad else None)
+        return (sum_to_shape(g * b, a.shape) if needs_a else None,
+                sum_to_shape(g * a, b.shape) if needs_b else None)
         # END SOLUTION
 
 
 class Div(BroadcastingFunction):
     """c = a / b.    ∂c/∂a = 1/b, ∂c/∂b = -a/b² = -c/b:  ga = g/b, gb = -g·c/b."""
-    __slots__ = ()
+    __slots__ = ("shapes",)
 
     def forward(self, a, b):
         c = a / b
+        self.shapes = a.shape, b.shape
         self.save_for_backward(b, c)
         return c
 
     def backward(self, g):
         b, c = self.saved
-        a_in, b_in = self.inputs
+        a_shape, b_shape = self.shapes
+        needs_a, needs_b = self.needs_input_grad
         ga = g / b
-        return (sum_to_shape(ga, a_in.shape) if a_in.requires_grad else None,
-                sum_to_shape(-ga * c, b.shape) if b_in.requires_grad else None)
+        return (sum_to_shape(ga, a_shape) if needs_a else None,
+                sum_to_shape(-ga * c, b_shape) if needs_b else None)
 
 
 class Neg(Function):
@@ -127,12 +134,12 @@ class TensorPow(BroadcastingFunction):
 
     def backward(self, g):
         a, b, c = self.saved
-        a_in, b_in = self.inputs
+        needs_a, needs_b = self.needs_input_grad
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            if a_in.requires_grad:
+            if needs_a:
                 ga = sum_to_shape(np.where(b == 0, 0.0, g * b * a ** (b - 1)), a.shape)
-            if b_in.requires_grad:
+            if needs_b:
                 gb = sum_to_shape(np.where((a == 0) & (b >= 0), 0.0, g * c * np.log(a)), b.shape)
         return (None if ga is None else ga.astype(g.dtype, copy=False),
                 None if gb is None else gb.astype(g.dtype, copy=False))

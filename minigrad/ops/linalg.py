@@ -4,13 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.function import Function
-from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
-
-
-def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x @ y; when the contracted axis has length 1 (an outer product, as in the gradient of
-    a in c = α @ a for one query row), a broadcast multiply does it several times faster."""
-    return x * y if x.shape[-1] == 1 else x @ y
+from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.matmul_shortcuts import matmul_backward_shortcut
 
 
 class MatMul(Function):
@@ -21,6 +16,7 @@ class MatMul(Function):
     (left) or column (right) vector, as numpy does.
     """
     __slots__ = ()
+    broadcast_core = 2  # the batch axes broadcast; the last two are the matrices
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -36,30 +32,18 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.saved
-        a_in, b_in = self.inputs
+        needs_a, needs_b = self.needs_input_grad
+        shortcut = matmul_backward_shortcut(g, a, b, needs_a, needs_b)  # the same numbers, faster
+        if shortcut is not None:
+            return shortcut
         # BEGIN SOLUTION 1.2
-        if a.ndim > 2 and b.ndim == 2:  # one weight for a whole batch of rows: fold them into one GEMM
-            k, m = b.shape
-            g_rows = g.reshape(-1, m)
-            ga = _product(g_rows, b.T).reshape(a.shape) if a_in.requires_grad else None
-            gb = a.reshape(-1, k).T @ g_rows if b_in.requires_grad else None
-            return ga, gb
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a2 = a[None, :] if a.ndim == 1 else a  # a row vector
+        b2 = b[:, None] if b.ndim == 1 else b  # a column vector
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        ga = sum_to_shape(_product(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape) \
-            if a_in.requires_grad else None
-        gb = sum_to_shape(_product(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape) \
-            if b_in.requires_grad else None
+        ga = sum_to_shape(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if needs_a else None
+        gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape) if needs_b else None
         return ga, gb
         # END SOLUTION
-
-    def summed_axes(self, input_index, out_shape):
-        """Batch axes broadcast: a weight shared by every sequence gets their gradients summed."""
-        shape = self.inputs[input_index].shape
-        if len(shape) < 2 or len(out_shape) < 2:
-            return ()
-        return summed_broadcast_axes(shape[:-2], out_shape[:-2])

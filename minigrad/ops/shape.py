@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd import SliceGradient
+from minigrad.gradients import SliceGradient
 from minigrad.function import Function
-from minigrad.ops.broadcast import sum_to_shape, summed_broadcast_axes
+from minigrad.ops.broadcast import sum_to_shape
 
 
 class Reshape(Function):
     """c = a viewed with another shape (same elements, same order).    ga = g reshaped to a's shape."""
-    __slots__ = ()
+    __slots__ = ("input_shape",)
 
     def forward(self, a, shape: tuple):
+        self.input_shape = a.shape
         return a.reshape(shape)
 
     def backward(self, g):
-        return (g.reshape(self.inputs[0].shape),)
+        return (g.reshape(self.input_shape),)
 
 
 class BroadcastTo(Function):
@@ -26,16 +27,15 @@ class BroadcastTo(Function):
 
     Each element of a is used once per repeat, so ga = g summed over the repeated axes.
     """
-    __slots__ = ()
+    __slots__ = ("input_shape",)
+    broadcast_core = 0
 
     def forward(self, a, shape: tuple):
+        self.input_shape = a.shape
         return np.broadcast_to(a, shape)
 
     def backward(self, g):
-        return (sum_to_shape(g, self.inputs[0].shape),)
-
-    def summed_axes(self, input_index, out_shape):
-        return summed_broadcast_axes(self.inputs[0].shape, out_shape)
+        return (sum_to_shape(g, self.input_shape),)
 
 
 class Transpose(Function):
@@ -60,14 +60,14 @@ class GetItem(Function):
     same row twice, so the scatter *adds* rather than assigns. The gradient is returned sparse
     (a SliceGradient): backward adds it into the input's gradient without a full array of zeros.
     """
-    __slots__ = ("index",)
+    __slots__ = ("index", "input_shape")
 
     def forward(self, a, index):
-        self.index = index
+        self.index, self.input_shape = index, a.shape
         return a[index]
 
     def backward(self, g):
-        return (SliceGradient(self.inputs[0].shape, self.index, g),)
+        return (SliceGradient(self.input_shape, self.index, g),)
 
 
 class Gather(Function):
@@ -75,29 +75,30 @@ class Gather(Function):
 
     ga = zeros like a, with g put back at the picked places (each place is picked once).
     """
-    __slots__ = ("index", "axis")
+    __slots__ = ("index", "axis", "input_shape")
 
     def forward(self, a, index, axis: int):
-        self.index, self.axis = index, axis
+        self.index, self.axis, self.input_shape = index, axis, a.shape
         return np.take_along_axis(a, index, axis=axis)
 
     def backward(self, g):
-        ga = np.zeros(self.inputs[0].shape, dtype=g.dtype)
+        ga = np.zeros(self.input_shape, dtype=g.dtype)
         np.put_along_axis(ga, self.index, g, axis=self.axis)
         return (ga,)
 
 
 class Concat(Function):
     """c = [a₁; a₂; …] joined along `axis`.    gaᵢ = the slice of g where aᵢ sits."""
-    __slots__ = ("axis",)
+    __slots__ = ("axis", "sizes")
 
     def forward(self, *arrays, axis: int):
-        self.axis = axis
-        return np.concatenate(arrays, axis=axis)
+        joined = np.concatenate(arrays, axis=axis)
+        self.axis, self.sizes = axis, [array.shape[axis] for array in arrays]
+        return joined
 
     def backward(self, g):
-        ends = np.cumsum([t.shape[self.axis] for t in self.inputs])[:-1]
-        return tuple(np.split(g, ends, axis=self.axis))
+        pieces = np.split(g, np.cumsum(self.sizes)[:-1], axis=self.axis)
+        return tuple(piece if needed else None for piece, needed in zip(pieces, self.needs_input_grad))
 
 
 class Stack(Function):
@@ -109,4 +110,5 @@ class Stack(Function):
         return np.stack(arrays, axis=axis)
 
     def backward(self, g):
-        return tuple(np.moveaxis(g, self.axis, 0))
+        pieces = np.moveaxis(g, self.axis, 0)
+        return tuple(piece if needed else None for piece, needed in zip(pieces, self.needs_input_grad))

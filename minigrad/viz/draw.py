@@ -12,9 +12,10 @@ from collections import Counter, defaultdict
 import graphviz
 import numpy as np
 
-from minigrad.autograd import topological_order
+from minigrad.order import topological_order
 from minigrad.errors import MinigradError, format_location
 from minigrad.nn.module import Parameter
+from minigrad.ops.broadcast import summed_axes
 from minigrad.tensor import Tensor
 from minigrad.viz import render
 # rendering's errors, importable from here too
@@ -213,7 +214,7 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
             if source == fn_node or (box and box_of.get(tensor_input) == box):  # inside one box
                 continue
             attrs = {}
-            axes = fn.summed_axes(i, t.shape)
+            axes = summed_axes(fn, tensor_input.shape, t.shape)
             if axes:
                 attrs["label"] = "Σ axis " + ", ".join(str(a) for a in axes)
             if tensor_input in on_path and fn in on_path:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from minigrad.autograd import backward_steps, topological_order
+from minigrad.autograd import backward_steps
+from minigrad.order import topological_order
 from minigrad.viz.draw import draw
 
 

@@ -1,7 +1,7 @@
 """trace: the forward pass as the list of assignments a student writes by hand (a Wengert list)."""
 from __future__ import annotations
 
-from minigrad.autograd import topological_order
+from minigrad.order import topological_order
 from minigrad.errors import format_location
 from minigrad.nn.module import Parameter
 

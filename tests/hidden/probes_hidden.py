@@ -52,7 +52,7 @@ def sum_to_shape_down_to_a_single_element(rng):
 def a_tensor_used_three_times_gets_all_three_gradients(rng):
     """A tensor used three times gets all three gradients"""
     from minigrad import Tensor
-    from minigrad.autograd import topological_order
+    from minigrad.order import topological_order
     x = Tensor(rng.standard_normal(2), requires_grad=True, dtype=np.float64)
     w = Tensor(rng.uniform(1.0, 3.0, 2), dtype=np.float64)
     out = (x - x ** 2 - x / w).mean()

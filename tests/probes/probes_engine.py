@@ -159,7 +159,7 @@ def diamond():
 @probe("1.6")
 def topological_order_of_a_diamond(rng):
     """The topological order puts each tensor once, inputs before their users"""
-    from minigrad.autograd import topological_order
+    from minigrad.order import topological_order
     x, y, z, out = diamond()
     order = topological_order(out)
     position = {id(t): k for k, t in enumerate(order)}
@@ -173,7 +173,7 @@ def topological_order_of_a_diamond(rng):
 def topological_order_without_constants(rng):
     """The order leaves out what needs no gradient unless asked for all inputs"""
     from minigrad import Tensor
-    from minigrad.autograd import topological_order
+    from minigrad.order import topological_order
     x, constant = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0])
     out = (x - constant) ** 2
     return {"default": [t is constant for t in topological_order(out)],
@@ -184,7 +184,7 @@ def topological_order_without_constants(rng):
 def topological_order_of_a_long_chain(rng):
     """The order of a 50,000-op chain (no recursion)"""
     from minigrad import Tensor
-    from minigrad.autograd import topological_order
+    from minigrad.order import topological_order
     x = Tensor([1.0], requires_grad=True)
     y = x
     for _ in range(50_000):

@@ -1,0 +1,37 @@
+"""Faster routes to MatMul's gradients for two shapes the models use on every step.
+
+They give the textbook rule's numbers (ops/linalg.py; tests/test_ops.py compares the two) and
+are kept here so the student's MatMul.backward is only that rule.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.ops.broadcast import sum_to_shape
+
+
+def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | None:
+    """(ga, gb) of C = a @ b by a faster route when one applies, else None.
+
+    - Rows times one weight (a (…, n, k), b (k, m), a Dense layer over a sequence): the batch
+      axes fold into one GEMM, and b's gradient needs no sum over them afterwards.
+    - A contracted axis of length 1 in a gradient (a (…, 1, k), one query row, as α<t,·> in
+      c<t> = α<t,·> · a; or b (…, k, 1)): an outer product, several times faster as a
+      broadcast multiply than as a matmul.
+    """
+    if a.ndim > 2 and b.ndim == 2:
+        k, m = b.shape
+        g_rows = g.reshape(-1, m)
+        ga = _product(g_rows, b.T).reshape(a.shape) if needs_a else None
+        gb = a.reshape(-1, k).T @ g_rows if needs_b else None
+        return ga, gb
+    if a.ndim >= 2 and b.ndim >= 2 and (a.shape[-2] == 1 or b.shape[-1] == 1):
+        ga = sum_to_shape(_product(g, np.swapaxes(b, -1, -2)), a.shape) if needs_a else None
+        gb = sum_to_shape(_product(np.swapaxes(a, -1, -2), g), b.shape) if needs_b else None
+        return ga, gb
+    return None
+
+
+def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x @ y, as a broadcast multiply when the contracted axis has length 1."""
+    return x * y if x.shape[-1] == 1 else x @ y
