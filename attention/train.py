@@ -90,11 +90,10 @@ def uniform_attention_warning(sharpness: float, tx: int, score: str) -> str | No
 
 
 def evaluate(model: Seq2SeqAttention, X: np.ndarray, Y: np.ndarray, batch_size: int = 500) -> dict:
-    """Exact-match and per-position accuracy and attention sharpness on (X, Y), on the fast twin."""
-    twin = fast(model)
+    """Exact-match and per-position accuracy and attention sharpness on (X, Y)."""
     predictions, alphas = [], []
     for start in range(0, len(X), batch_size):
-        predicted, alpha = twin.predict(X[start:start + batch_size])
+        predicted, alpha = model.predict(X[start:start + batch_size])
         predictions.append(predicted)
         alphas.append(alpha)
     predicted, alpha = np.concatenate(predictions), np.concatenate(alphas)
@@ -168,7 +167,8 @@ def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: b
 
 def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
     task, (X, Y), (X_held, Y_held), model = build(config)
-    trained = model if config.composed else fast(model)  # the same Parameter objects either way
+    twin = fast(model)  # the same Parameter objects: it evaluates, and trains unless `composed`
+    trained = model if config.composed else twin
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     history = {"epochs": [], "interrupted": False, "diverged": None, "saved": False}
@@ -197,7 +197,7 @@ def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: 
                 losses.append(loss.item())
                 if tqdm and progress:
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            metrics = evaluate(model, X_held, Y_held)
+            metrics = evaluate(twin, X_held, Y_held)
             if not math.isfinite(metrics["sharpness"]):
                 raise _Diverged(f"after epoch {epoch}, the held-out predictions became NaN")
             metrics.update(epoch=epoch, loss=float(np.mean(losses)), seconds=time.perf_counter() - started)
