@@ -6,7 +6,7 @@ from minigrad.order import topological_order
 from minigrad.modes import detect_anomaly, enable_grad, no_grad, scope
 from minigrad.errors import (AnomalyError, DTypeError, GradError, MinigradError, OpError,
                              SerializationError)
-from minigrad.functional import (chunk, concat, cross_entropy, exp, log, log_softmax, relu, sigmoid,
+from minigrad.functional import (chunk, composed_softmax, concat, cross_entropy, exp, log, log_softmax, relu, sigmoid,
                                  softmax, split, stack, tanh)
 from minigrad.gradcheck import GradcheckError, gradcheck, gradcheck_function
 from minigrad.serialization import load, save
@@ -16,7 +16,7 @@ from minigrad import functional, nn, ops, optim, viz
 
 __all__ = ["Tensor", "Function", "BackwardStep", "backward", "backward_steps", "detect_anomaly",
            "enable_grad", "no_grad", "scope", "topological_order", "AnomalyError", "DTypeError", "GradError",
-           "MinigradError", "OpError", "SerializationError", "chunk", "concat", "cross_entropy",
+           "MinigradError", "OpError", "SerializationError", "chunk", "composed_softmax", "concat", "cross_entropy",
            "exp", "log", "log_softmax", "relu", "sigmoid", "softmax", "split", "stack", "tanh",
            "GradcheckError", "gradcheck", "gradcheck_function", "load", "save", "manual_seed", "functional", "nn", "ops",
            "optim", "viz", "draw", "explore", "trace", "backward_frames"]

@@ -24,7 +24,8 @@ class BackwardStep:
     """What one Function did during backward: the record `backward_steps` yields.
 
     `grad_inputs[i]` is the gradient the Function sent to `function.inputs[i]`
-    (None for an input that does not require grad).
+    (None for an input that does not require grad). `completed` are the tensors whose `.grad`
+    this step completed: `output`, then the leaves finished with it (see `backward_schedule`).
     """
     index: int
     function: object
@@ -32,6 +33,7 @@ class BackwardStep:
     grad_output: np.ndarray
     grad_inputs: tuple
     source: str
+    completed: tuple
 
     def __repr__(self):
         return (f"BackwardStep({self.index}: {type(self.function).__name__} "
@@ -105,44 +107,62 @@ def _check_versions(fn, output) -> None:
                 "Tensor), or make the edit before the forward pass.")
 
 
+def backward_schedule(root) -> list[list]:
+    """The steps of backward from `root`: for each Function, in the order backward runs them, the
+    tensors whose `.grad` that step completes: the Function's output first, then the leaves that
+    are complete once it has run (a step ends where the next Function's output comes).
+
+    This is the one definition of a step: the backward loop runs it, and drawing reads it.
+    """
+    steps, current = [], None
+    for tensor in reversed(topological_order(root)):
+        if tensor.grad_fn is not None or current is None:
+            current = [tensor]
+            steps.append(current)
+        else:
+            current.append(tensor)
+    return steps
+
+
 def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """The one backward loop. Yields a BackwardStep after each Function only when `record`.
 
     Gradients of a tensor's several consumers are summed in `pending`; when the tensor's turn
-    comes its sum is complete: hooks may replace it, then it is stored in `.grad` and passed
-    through the Function that made the tensor. A step is yielded when its Function has sent its
-    gradients and every leaf those completed holds its `.grad`, just before the next Function runs.
+    comes its sum is complete: hooks may replace it, then it is stored in `.grad` and, unless the
+    tensor is a leaf, passed through the Function that made it. A step is yielded when its
+    Function has run and the leaves it completed hold their `.grad`, before the next one runs.
     """
     pending = {root: _seed_gradient(root, grad)}
     owned = set()  # tensors whose pending array this pass allocated, so it may grow in place
-    finished_step, step_count = None, 0
-    for tensor in reversed(topological_order(root)):
-        if finished_step is not None and tensor.grad_fn is not None:
-            yield finished_step
-            finished_step = None
-        grad_output = pending.pop(tensor)
-        if tensor._hooks:
-            grad_output = _run_hooks(tensor, grad_output)
-        fn = tensor.grad_fn
-        if fn is None:
-            _store_leaf_grad(tensor, grad_output)
-            continue
-        tensor.grad = grad_output
-        if fn.saved:
-            _check_versions(fn, tensor)
-        grad_inputs = fn.backward(grad_output)
-        for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
-            if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
-                if MODES.detect_anomaly:
-                    _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
-                accumulate(pending, owned, tensor_input, grad_input)
-        if record:
-            finished_step = BackwardStep(step_count, fn, tensor, grad_output,
-                                         tuple(dense(g) for g in grad_inputs),
-                                         format_location(tensor.created_at))
-        step_count += 1
-    if finished_step is not None:
-        yield finished_step
+    for index, completed in enumerate(backward_schedule(root)):
+        for tensor in completed:
+            grad_output = pending.pop(tensor)
+            if tensor._hooks:
+                grad_output = _run_hooks(tensor, grad_output)
+            if tensor.grad_fn is None:
+                _store_leaf_grad(tensor, grad_output)
+            else:
+                tensor.grad = grad_output
+                grad_inputs = _run_function(tensor, grad_output, pending, owned)
+        fn = completed[0].grad_fn
+        if record and fn is not None:
+            yield BackwardStep(index, fn, completed[0], completed[0].grad,
+                               tuple(dense(g) for g in grad_inputs), format_location(completed[0].created_at),
+                               tuple(completed))
+
+
+def _run_function(tensor, grad_output, pending: dict, owned: set) -> tuple:
+    """Pass `tensor`'s complete gradient through the Function that made it, into `pending`."""
+    fn = tensor.grad_fn
+    if fn.saved:
+        _check_versions(fn, tensor)
+    grad_inputs = fn.backward(grad_output)
+    for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
+        if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
+            if MODES.detect_anomaly:
+                _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
+            accumulate(pending, owned, tensor_input, grad_input)
+    return grad_inputs
 
 
 def backward(root, grad=None) -> None:

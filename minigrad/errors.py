@@ -1,8 +1,13 @@
-"""The errors minigrad raises, and the one place their messages are written.
+"""The engine's errors, and the helpers every minigrad message is written with.
 
-Every message names the op, the shapes involved and the user's source line, so a student
-reading a traceback learns *which* tensor of *their* code was wrong, not just that numpy
-was unhappy somewhere inside the library.
+Every message names the op, the shapes involved and the user's source line (`describe`,
+`op_error`, `format_location`), so a student reading a traceback learns *which* tensor of
+*their* code was wrong, not just that numpy was unhappy somewhere inside the library.
+
+The errors of the other parts live beside the code that raises them, all MinigradErrors:
+StateDictError (nn/module.py), GradcheckError (gradcheck.py), ExportError (onnx.py),
+GraphTooLargeError (viz/draw.py), GraphvizNotInstalledError and UnsupportedFormatError
+(viz/render.py).
 """
 from __future__ import annotations
 

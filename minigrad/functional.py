@@ -1,5 +1,5 @@
-"""Functions over tensors: activations, softmax in both its forms, cross-entropy, and joining
-and splitting tensors. Each is a thin call of the ops in `minigrad.ops`.
+"""Functions over tensors: activations, softmax (one op, or composed of primitives), cross-entropy,
+and joining and splitting tensors. Each is a thin call of the ops in `minigrad.ops`.
 """
 from __future__ import annotations
 
@@ -19,15 +19,19 @@ def sigmoid(x: Tensor) -> Tensor: return ops.Sigmoid.apply(x)
 def relu(x: Tensor) -> Tensor: return ops.ReLU.apply(x)
 
 
-def softmax(x: Tensor, axis: int = -1, fused: bool = True) -> Tensor:
-    """softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ) along `axis`, max-subtracted for stability.
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ) along `axis`: one `Softmax` node with its analytic backward.
 
-    fused=True: one `Softmax` node with its analytic backward (fast; what models use).
-    fused=False: composed of Sub, Exp, Sum and Div, so the graph shows the formula
-    α<t,t'> = exp(e<t,t'>) / Σ_t' exp(e<t,t'>) node by node. Both give the same gradients.
+    `composed_softmax` builds the same function from Sub, Exp, Sum and Div nodes.
     """
-    if fused:
-        return ops.Softmax.apply(x, axis=axis)
+    return ops.Softmax.apply(x, axis=axis)
+
+
+def composed_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax composed of Sub, Exp, Sum and Div, so the graph shows the formula
+    α<t,t'> = exp(e<t,t'>) / Σ_t' exp(e<t,t'>) node by node; max-subtracted for stability.
+    Its gradients are the one-op `softmax`'s.
+    """
     # BEGIN SOLUTION 2.1
     shifted = x - x.max(axis=axis, keepdims=True).detach()  # a constant shift: softmax ignores it
     exps = shifted.exp()

@@ -226,6 +226,21 @@ def test_a_function_shows_its_op_its_output_and_the_line_that_made_it():
     assert repr(mg.ops.Tanh()) == "Tanh (not in a graph)"
 
 
+def test_each_step_records_the_tensors_whose_grad_it_completed():
+    """A BackwardStep's `completed` are its output and the leaves finished with it: when the step
+    is yielded they hold their .grad, and the records follow backward_schedule, the one
+    definition of the steps."""
+    w = Tensor([[0.2], [-0.4]], requires_grad=True, name="w")
+    b = Tensor([0.1], requires_grad=True, name="b")
+    x = Tensor([[1.0, 2.0]], name="x")
+    loss = ((x @ w).named("u") + b).tanh().sum().named("loss")
+    schedule = mg.autograd.backward_schedule(loss)
+    for record, planned in zip(mg.backward_steps(loss), schedule, strict=True):
+        assert record.completed == tuple(planned) and record.output is planned[0]
+        assert all(t.grad is not None for t in record.completed)
+    assert [[t.name for t in step if t.grad_fn is None] for step in schedule] == [[], [], ["b"], ["w"]]
+
+
 # --- requires_grad propagation -----------------------------------------------------------
 
 @pytest.mark.parametrize("a_requires, b_requires", [(True, False), (False, True), (True, True),

@@ -144,4 +144,5 @@ def test_repr_shows_name_shape_dtype_op_data_and_grad():
     text = repr(graph["alpha"])
     for part in ("name='alpha<1,·>'", "shape=(1, 4)", "dtype=float64", "grad_fn=Softmax", "grad=[["):
         assert part in text
-    assert "Softmax(e<1,·>)" == repr(graph["alpha"].grad_fn)
+    made_at = graph["alpha"].source.rsplit("/", 1)[-1]  # "seed_graph.py:23"
+    assert repr(graph["alpha"].grad_fn) == f"Softmax → alpha<1,·> at {made_at}"  # op, its output, the line

@@ -26,7 +26,7 @@ def test_programs_cover_every_op_and_index_kind():
     for needle in ("+", "-", "*", "/", "**", "2.0 **", ".exp()", ".log()", ".tanh()", ".sigmoid()",
                    ".relu()", ".sum(", ".mean(", ".max(", "@", ".reshape(", ".broadcast_to(",
                    ".permute(", ".transpose(", ".T", "mg.concat(", "mg.stack(", "mg.split(",
-                   "mg.chunk(", "fused=False", "mg.log_softmax(", "mg.cross_entropy(",
+                   "mg.chunk(", "mg.composed_softmax(", "mg.log_softmax(", "mg.cross_entropy(",
                    "[None", "[...", ":, np.array(", "1:]"):
         assert needle in sources, needle
     for index_kind in (r"\[-?\d+\]", r"\[-?\d+:-?\d+:\d\]", r"\[np\.array\(\[-?\d",

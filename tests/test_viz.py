@@ -232,6 +232,17 @@ def test_backward_frames_writes_one_svg_per_step(tmp_path, renderer):
     assert graph["a"].grad is None  # drawing leaves the gradients as they were: none yet
 
 
+def test_a_step_is_drawn_from_the_record_backward_steps_yields(step):
+    """draw(step=record) draws what draw(step=record.index) draws; a record of another graph's
+    backward is refused rather than drawn against the wrong steps."""
+    records = list(mg.backward_steps(step["loss"]))
+    assert mg.draw(step["loss"], step=records[3]).source == mg.draw(step["loss"], step=3).source
+    other = attention_step()
+    foreign = next(iter(mg.backward_steps(other["loss"])))
+    with pytest.raises(ValueError, match="another graph"):
+        mg.draw(step["loss"], step=foreign)
+
+
 def test_draw_rejects_a_step_out_of_range(step):
     with pytest.raises(ValueError, match="steps 0.."):
         mg.draw(step["loss"], step=999)

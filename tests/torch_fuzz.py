@@ -396,7 +396,7 @@ def op_softmax(g):
     if kind == "softmax":
         return g.add(f"mg.softmax({a}, axis={axis})", f"torch.softmax({a}, dim={axis})", (a,))
     if kind == "composed":
-        return g.add(f"mg.softmax({a}, axis={axis}, fused=False)", f"torch.softmax({a}, dim={axis})", (a,))
+        return g.add(f"mg.composed_softmax({a}, axis={axis})", f"torch.softmax({a}, dim={axis})", (a,))
     if kind == "log_softmax":
         return g.add(f"mg.log_softmax({a}, axis={axis})", f"torch.log_softmax({a}, dim={axis})", (a,))
     rest = t.shape[:axis % t.ndim] + t.shape[axis % t.ndim + 1:]

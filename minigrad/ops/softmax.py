@@ -1,7 +1,7 @@
-"""Softmax and log-softmax fused into one op each, with their analytic vector-Jacobian products.
+"""Softmax and log-softmax as one op each, with their analytic vector-Jacobian products.
 
-(The same functions composed from Exp, Sum and Div live in functional.py, so a graph can show
-the formula; these fused ones are what the models use by default.)
+(`functional.composed_softmax` builds softmax from Sub, Exp, Sum and Div, so a graph can show
+the formula; `mg.softmax` is this one op, everywhere.)
 """
 from __future__ import annotations
 

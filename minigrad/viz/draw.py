@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 import graphviz
 import numpy as np
 
+from minigrad.autograd import backward_schedule
 from minigrad.order import topological_order
 from minigrad.errors import MinigradError, format_location
 from minigrad.nn.module import Parameter
@@ -97,15 +98,18 @@ def _collapsed_scope(tensor: Tensor, collapse) -> str | None:
     return None
 
 
-def _backward_progress(root: Tensor, step: int):
-    """The Functions done by backward step `step`, the current one, and the tensors whose .grad is complete."""
-    order = list(reversed(topological_order(root)))
-    steps = [t for t in order if t.grad_fn is not None]
-    if not 0 <= step < len(steps):
-        raise ValueError(f"draw(step={step}): backward of this graph has steps 0..{len(steps) - 1}")
-    stop = order.index(steps[step + 1]) if step + 1 < len(steps) else len(order)
-    done = {t.grad_fn: k for k, t in enumerate(steps[:step + 1])}
-    return done, steps[step].grad_fn, set(order[:stop])
+def _backward_progress(root: Tensor, step):
+    """The Functions done by backward step `step` (an index, or a BackwardStep of this graph),
+    the current one, and the tensors whose .grad is complete: read from backward's schedule."""
+    schedule = [completed for completed in backward_schedule(root) if completed[0].grad_fn is not None]
+    index = getattr(step, "index", step)
+    if not isinstance(index, (int, np.integer)) or not 0 <= index < len(schedule):
+        raise ValueError(f"draw(step={index!r}): backward of this graph has steps 0..{len(schedule) - 1}")
+    if hasattr(step, "output") and schedule[index][0] is not step.output:
+        raise ValueError(f"draw(step=...): {step!r} is a step of another graph's backward")
+    done = {completed[0].grad_fn: k for k, completed in enumerate(schedule[:index + 1])}
+    finished = {t for completed in schedule[:index + 1] for t in completed}
+    return done, schedule[index][0].grad_fn, finished
 
 
 def _on_paths_to(targets, tensors, roots) -> set:
@@ -141,8 +145,9 @@ def draw(*roots: Tensor, show_data: bool = True, show_grad: bool = True, highlig
     layout: "TB" (inputs at the top, the loss at the bottom), "LR" (left to right), "BT", "RL",
         or "auto": TB when the graph is a chain longer than it is wide (most graphs: a narrow,
         tall picture keeps its text readable on a page), LR when it is wider than long.
-    step: after `backward`, draw the graph as it stood after backward step `step`: Functions
-        done are shaded, the current one is yellow, and only finished gradients are shown.
+    step: after `backward`, draw the graph as it stood after backward step `step` (its number, or
+        the BackwardStep `backward_steps` yielded): Functions done are shaded, the current one is
+        yellow, and only finished gradients are shown.
     """
     if not roots:
         raise ValueError("draw() needs at least one tensor")

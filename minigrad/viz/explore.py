@@ -132,16 +132,13 @@ def _recorded(loss, grad, tensors, keys):
     """
     before = [(t, t.grad) for t in tensors]
     steps, completed = [], {}
-    waiting = [t for t in tensors if t.requires_grad]
     try:
         for t in tensors:
             t.grad = None
         for step in backward_steps(loss, grad):
-            done_now = [t for t in waiting if t.grad is not None]
-            waiting = [t for t in waiting if t.grad is None]
-            for t in done_now:
+            for t in step.completed:
                 completed[t] = (step.index, np.array(t.grad))
-            steps.append((step, [keys[t] for t in done_now]))
+            steps.append((step, [keys[t] for t in step.completed]))
         steps = [{"fn": keys[step.function], "source": step.source, "completed": done,
                   "sent": [_sent(g, x, completed, keys) for g, x in zip(step.grad_inputs, step.function.inputs)]}
                  for step, done in steps]

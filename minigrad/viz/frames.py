@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from minigrad.autograd import backward_steps
+from minigrad.autograd import backward_schedule, backward_steps
 from minigrad.order import topological_order
 from minigrad.viz.draw import draw
 
@@ -11,8 +11,9 @@ from minigrad.viz.draw import draw
 def backward_frames(loss, directory, format: str = "svg", steps=None, **draw_options) -> list[str]:
     """Run backward on `loss` step by step, writing `step_000.svg`, `step_001.svg`, … into `directory`.
 
-    Each frame is `draw(loss, step=k)` taken while backward is paused after step k, so its
-    gradients are exactly those one pass has filled in so far. Drawing never changes the
+    Each frame is `draw(loss, step=record)`, drawn from the BackwardStep of step k while backward
+    is paused after it, so its gradients are exactly those one pass has filled in so far. Drawing
+    never changes the
     gradients you hold: every `.grad` of the graph is set aside before that pass (so a frame
     never shows them added to those of an earlier `loss.backward()`) and put back after it.
     Hooks run during the pass, as in any backward.
@@ -21,7 +22,7 @@ def backward_frames(loss, directory, format: str = "svg", steps=None, **draw_opt
     step by default. Returns the files' paths in order.
     """
     tensors = topological_order(loss)
-    wanted = _chosen_steps(steps, sum(1 for t in tensors if t.grad_fn is not None))
+    wanted = _chosen_steps(steps, sum(1 for completed in backward_schedule(loss) if completed[0].grad_fn))
     os.makedirs(directory, exist_ok=True)
     held = {t: t.grad for t in tensors}
     paths = []
@@ -30,7 +31,7 @@ def backward_frames(loss, directory, format: str = "svg", steps=None, **draw_opt
             t.grad = None
         for step in backward_steps(loss) if wanted else ():
             if step.index in wanted:
-                drawing = draw(loss, step=step.index, **draw_options)
+                drawing = draw(loss, step=step, **draw_options)
                 stem = os.path.join(directory, f"step_{step.index:03d}")
                 paths.append(drawing.render(stem, format=format, cleanup=True))
             if step.index == max(wanted):
