@@ -335,6 +335,6 @@ def test_gates_are_named_by_the_callers_step(kind, gates):
     named = {t.name for t in mg.topological_order(stepped[0], all_inputs=True)}
     assert {f"{gate}<3>" for gate in gates} <= named
     assert {f"{gate}<t>" for gate in gates} <= {t.name for t in mg.topological_order(loose[0], all_inputs=True)}
-    trace, drawing = mg.trace(stepped[0]), mg.draw(stepped[0]).source
+    trace, drawing = str(mg.trace(stepped[0])), mg.draw(stepped[0]).source
     for gate in gates:
         assert f"{gate}<3> = " in trace and f"{gate}<3>" in drawing
