@@ -177,7 +177,6 @@ class FastSeq2SeqAttention(Seq2SeqAttention):
 
     def __init__(self, model: Seq2SeqAttention):
         Module.__init__(self)  # not Seq2SeqAttention's, which would build new modules
-
         self.config = model.config
         self.encoder, self.attention = model.encoder, model.attention
         self.post_attention, self.output = model.post_attention, model.output
@@ -195,31 +194,34 @@ class FastSeq2SeqAttention(Seq2SeqAttention):
                                                      reverse=reverse))
             return mg.concat(directions, axis=-1).named("a")
 
+    def step(self, state: tuple, a: Tensor, score: tuple) -> tuple:
+        """(α<t,·>, state) of the decoder step the caller's scope names: with an LSTM cell one
+        AttentionLSTMStep node; with another, one Attention node and the composed cell."""
+        cell, n_s, tx = self.post_attention, self.config.n_s, a.shape[1]
+        keys, *weights = score
+        if isinstance(cell, LSTMCell):
+            both = AttentionLSTMStep.apply(keys, a, *state, cell.weight_x, cell.bias_x, cell.weight_h,
+                                           *weights).named("[s<t>; memory<t>; alpha<t,·>]")
+            return both[:, 2 * n_s:].named("alpha<t,·>"), (both[:, :n_s].named("s<t>"),
+                                                            both[:, n_s:2 * n_s].named("memory<t>"))
+        both = Attention.apply(keys, a, state[0], *weights).named("[alpha<t,·>; c<t>]")
+        h, *rest = cell(both[:, tx:].named("c<t>"), state)
+        return both[:, :tx].named("alpha<t,·>"), (h.named("s<t>"), *rest)
+
     def forward(self, x) -> tuple[Tensor, Tensor]:
         """x: (B, Tx) token indices → logits (B, Ty, output_vocab) and α (B, Ty, Tx), as the model's."""
         index = self.token_indices(x)
-        batch, tx, ty, n_s = index.shape[0], self.config.Tx, self.config.Ty, self.config.n_s
+        batch, ty, n_s = index.shape[0], self.config.Ty, self.config.n_s
         a = self.encode(index)
         score = _score_parts(self.attention, a)
         state = self.post_attention.initial_state(batch)
-        cell = self.post_attention
-        lstm = isinstance(cell, LSTMCell)
         states, alphas = [], []
         for t in range(1, ty + 1):
             with mg.scope("decoder", step=t):
-                if lstm:
-                    both = AttentionLSTMStep.apply(score[0], a, *state, cell.weight_x, cell.bias_x, cell.weight_h,
-                                                   *score[1:]).named("[s<t>; memory<t>; alpha<t,·>]")
-                    state = (both[:, :n_s].named("s<t>"), both[:, n_s:2 * n_s].named("memory<t>"))
-                    alpha = both[:, 2 * n_s:].named("alpha<t,·>")
-                else:
-                    both = Attention.apply(score[0], a, state[0], *score[1:]).named("[alpha<t,·>; c<t>]")
-                    alpha = both[:, :tx].named("alpha<t,·>")
-                    state = cell(both[:, tx:].named("c<t>"), state)
-                    state = (state[0].named("s<t>"),) + tuple(state[1:])
+                alpha, state = self.step(state, a, score)
             states.append(state[0])
             alphas.append(alpha)
-        s = mg.stack(states, axis=1).reshape(batch * ty, n_s).named("s")
+        s = mg.stack(states, axis=1).reshape(batch * ty, n_s).named("s")  # the output layer once, after the loop
         logits = self.output(s).reshape(batch, ty, self.config.output_vocab).named("logits")
         return logits, mg.stack(alphas, axis=1).named("alpha")
 
