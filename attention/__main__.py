@@ -1,8 +1,8 @@
 """python -m attention {train, translate, evaluate, graph, export}: the date translator from the command line.
 
-Every command uses the composed model (each α<t,t'>, e<t,t'>, c<t> a node of the graph), except
-`train --fused`, which trains on the fast path (attention/fused_lstm.py); checkpoints of either
-load as the composed model.
+`train`, `translate`, `evaluate` and `export` run the composed model's fast twin (attention/fast.py:
+the same parameters, fewer nodes); `graph` and `explore` draw the composed model, each α<t,t'>,
+e<t,t'>, c<t> and gate a node, and `train --composed` and `export --composed` use it too.
 Every option is checked before any work (attention/cli_checks.py). User mistakes (a missing
 or damaged model, an empty input, a file that is not UTF-8, an image format nothing can write)
 print one plain line and exit with status 2; a run that fails (training that diverges) exits
@@ -11,7 +11,6 @@ with 1; Ctrl-C exits with 130. None of them prints a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -22,12 +21,15 @@ import graphviz
 import numpy as np
 
 import minigrad as mg
+from attention.additive import SCORES
+from attention.cells import CELLS
 from attention.cli_checks import (UsageError, check_output_file, check_texts, heatmap_formats, option_error,
                                   read_text_lines)
 from attention.data import TASKS
 from attention.data.spellings import clean as clean_date
 from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_rates, translate, task_class
-from attention.seq2seq import Seq2SeqAttention
+from attention.fast import fast
+from attention.plot import draw_decoder_step
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
 from minigrad.viz.draw import LAYOUTS
 
@@ -64,8 +66,8 @@ def encode_inputs(texts, vocab, tx: int, clean=clean_date) -> np.ndarray:
 
 
 def translate_texts(model, human, machine, texts, task):
-    """(Translation per text, α) with the cleaning of the checkpoint's task class."""
-    return translate(model, machine, task, texts, encode_inputs(texts, human, model.config.Tx, task.clean))
+    """(Translation per text, α) with the cleaning of the checkpoint's task class, on the fast twin."""
+    return translate(fast(model), machine, task, texts, encode_inputs(texts, human, model.config.Tx, task.clean))
 
 
 def command_train(args) -> int:
@@ -73,7 +75,7 @@ def command_train(args) -> int:
         config = TrainConfig(task=args.task, cell=args.cell, score=args.score, epochs=args.epochs,
                              seed=args.seed, batch_size=args.batch_size, lr=args.lr,
                              train_size=args.train_size, target_exact=args.target_exact,
-                             fused_cells=args.fused, last_date=args.last_date)
+                             composed=args.composed, last_date=args.last_date)
     except ValueError as error:  # the config checks its own settings
         raise option_error(error) from None
     print(f"training {config.cell} encoder–decoder with {config.score} attention on {config.task}: "
@@ -102,7 +104,8 @@ def _write_pictures(model, human, machine, text, output, alpha, out_dir) -> None
     except RuntimeError as error:
         print(f"(no heatmap: {error})")
     try:
-        path = draw_decoder_step(model, human, text, 1, os.path.join(out_dir, "decoder_step_1.svg"))
+        path = draw_decoder_step(model, encode_inputs([text], human, model.config.Tx), 1,
+                                 os.path.join(out_dir, "decoder_step_1.svg"))
         print(f"computation graph of decoder step 1: {path}")
     except mg.viz.GraphvizNotInstalledError as error:
         print(f"(no graph: {error})")
@@ -169,6 +172,7 @@ def command_evaluate(args) -> int:
         warnings.simplefilter("ignore")  # truncation and <unk> are part of what is measured here
         X = encode_inputs(humans, human, model.config.Tx, task.clean)
     Y = np.stack([np.array([machine.index[c] for c in target]) for target in targets])
+    model = fast(model)
     metrics = evaluate(model, X, Y)
     print(f"{len(humans)} pairs ({len(problems)} malformed lines skipped)")
     print(f"exact match   {metrics['exact_match']:.2%}")
@@ -185,37 +189,16 @@ def command_evaluate(args) -> int:
     return 0
 
 
-def draw_decoder_step(model, human, text: str, step: int, out: str, layout: str = "auto",
-                      clean=clean_date) -> str:
-    """Render decoder step `step` for `text`: the other steps and the encoder collapsed, the
-    paths to α<step,·> and c<step> highlighted, gradients (of the loss against the model's own
-    prediction) filled in."""
-    if not 1 <= step <= model.config.Ty:
-        raise UsageError(f"--step must be between 1 and Ty = {model.config.Ty}")
-    X = encode_inputs([text], human, model.config.Tx, clean)
-    logits, _ = model(X)
-    loss = mg.cross_entropy(logits, logits.data.argmax(axis=-1)).named("loss")
-    loss.backward()
-    tensors = mg.topological_order(loss, all_inputs=True)
-    highlight = [t for t in tensors if t.name in (f"alpha<{step},·>", f"c<{step}>")]
-    others = tuple(f"decoder t={t}" for t in range(1, model.config.Ty + 1) if t != step)
-    extension = os.path.splitext(out)[1].lstrip(".").lower()
-    drawing = mg.draw(loss, highlight=highlight, collapse=("encoder",) + others, layout=layout)
-    picture = drawing.pipe(format=extension or "svg")  # no DOT source file beside it to clobber
-    path = out if extension else out + ".svg"
-    with open(path, "wb") as file:
-        file.write(picture)
-    return path
-
-
 def command_graph(args) -> int:
     check_texts([args.text])
     check_output_file(args.out, "--out", graphviz.FORMATS, default="svg")
     if args.step < 1:
         raise UsageError(f"--step must be at least 1 (the first decoder step), got {args.step}")
     model, human, _, metadata = load_checkpoint(args.model)
-    print(draw_decoder_step(model, human, args.text, args.step, args.out, layout=args.layout,
-                            clean=task_class(metadata).clean))
+    if args.step > model.config.Ty:
+        raise UsageError(f"--step must be between 1 and Ty = {model.config.Ty}")
+    tokens = encode_inputs([args.text], human, model.config.Tx, task_class(metadata).clean)
+    print(draw_decoder_step(model, tokens, args.step, args.out, layout=args.layout))
     return 0
 
 
@@ -233,10 +216,8 @@ def command_export(args) -> int:
     check_output_file(args.out, "--out", ("onnx",))
     model, human, machine, metadata = load_checkpoint(args.model)
     clean = task_class(metadata).clean
-    if model.config.cell == "lstm" and not args.composed:  # the fast twin: the same parameters, fused LSTM nodes
-        fast = Seq2SeqAttention(dataclasses.replace(model.config, fused_cells=True))
-        fast.load_state_dict(model.state_dict())
-        model = fast
+    if not args.composed:
+        model = fast(model)
     started = time.perf_counter()
     try:
         exported = export(model, encode_inputs(DEMO_DATES[:2], human, model.config.Tx, clean), args.out,
@@ -288,11 +269,11 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a model and write DIR/model.npz (weights and config, one file)")
     p.add_argument("--task", default=TrainConfig.task, choices=list(TASKS),
                    help="dates: the broad task (default); dlai-dates: the assignment's, exactly")
-    p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
-    p.add_argument("--score", default="bahdanau", choices=["dlai", "bahdanau"],
+    p.add_argument("--cell", default=TrainConfig.cell, choices=list(CELLS))
+    p.add_argument("--score", default=TrainConfig.score, choices=list(SCORES),
                    help="attention scorer; dlai is the assignment's Dense(10,tanh)→Dense(1,relu)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--train-size", type=int, default=TrainConfig.train_size)
@@ -301,9 +282,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--last-date", metavar="YYYY-MM-DD",
                    help="the latest date the dlai-dates task draws (default: today, as the assignment); "
                         "fix it to repeat a run exactly on another day")
-    p.add_argument("--fused", action="store_true",
-                   help="train on the fast path: one LSTMSequence node per encoder direction, one LSTMStep "
-                        "per decoder step, the dlai score's a-half once per sequence (faster; gates not drawn)")
+    p.add_argument("--composed", action="store_true",
+                   help="train the teaching model, every gate, e, α and c a node of the graph (slower); by "
+                        "default the fast twin trains the same parameters with fewer nodes (attention/fast.py)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")
@@ -339,7 +320,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True, help="the .onnx file; the vocabularies go beside it")
     p.add_argument("--composed", action="store_true",
-                   help="export every gate as its own node (default for lstm: the fused LSTM steps)")
+                   help="export the composed model, every gate its own node (default: the fast twin)")
     p.set_defaults(run=command_export)
 
     p = commands.add_parser("explore", help="write decoder step t's backward as a page to click through")

@@ -1,5 +1,4 @@
 """Recurrent cells built from minigrad's primitive ops: every gate is a node of the graph.
-(LSTMCell's fast path, `fused`, runs the same maths as the one-node Functions of fused_lstm.py.)
 
 All three share one shape of computation, in the seed's row-vector convention:
     x (B, input_size), h (B, hidden_size) → gates = x W_x + b_x + h W_h (+ b_h)   (B, G·hidden_size)
@@ -13,13 +12,15 @@ Initialisation (Keras' defaults, as the deeplearning.ai assignment used):
 Integer inputs are token indices: x W_x + b_x for a one-hot x is row x of W_x + b_x, so
 `input_projection` adds the bias to the (vocabulary, G·H) table and gathers rows, instead of
 multiplying by a one-hot matrix and adding the bias at every position (the same result).
+
+Gates are named with the symbolic step t ("f<t>"); the caller's `mg.scope(..., step=t)` turns
+that into the step's number in `trace` and `draw` ("f<3>").
 """
 from __future__ import annotations
 
 import numpy as np
 
 import minigrad as mg
-from attention.fused_lstm import LSTMSequence, LSTMStep
 from minigrad.nn import Module, Parameter, init
 from minigrad.tensor import Tensor
 
@@ -89,9 +90,9 @@ class GRUCell(RecurrentCell):
         (h,) = state
         x_r, x_z, x_n = mg.chunk(projected, 3, axis=-1)
         h_r, h_z, h_n = mg.chunk(h @ self.weight_h + self.bias_h, 3, axis=-1)
-        r = (x_r + h_r).sigmoid()
-        z = (x_z + h_z).sigmoid()
-        n = (x_n + r * h_n).tanh()
+        r = (x_r + h_r).sigmoid().named("r<t>")
+        z = (x_z + h_z).sigmoid().named("z<t>")
+        n = (x_n + r * h_n).tanh().named("n<t>")
         return ((1 - z) * n + z * h,)
 
 
@@ -102,43 +103,32 @@ class LSTMCell(RecurrentCell):
         g = tanh(x W_xg + h W_hg + b_g)   candidate cell
         o = σ(x W_xo + h W_ho + b_o)      output gate
         c' = f ⊙ c + i ⊙ g,   h' = o ⊙ tanh(c')          state: (h, c)
+    The cell state c' is named "memory<t>" in the graph (c<t> is the attention's context).
     PyTorch's two biases b_ih + b_hh are our b_x.
     """
     gate_count = 4
     state_count = 2
 
-    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
-                 fused: bool = False):
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
         super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
         self.bias_x.data[hidden_size:2 * hidden_size] = 1.0  # remember by default at the start
-        self.fused = fused
 
     def step(self, projected, state):
         h, c = state
-        if self.fused:
-            both = LSTMStep.apply(projected, h, c, self.weight_h)
-            return both[:, :self.hidden_size], both[:, self.hidden_size:]
         # BEGIN SOLUTION 3.2
-        i, f, g, o = mg.chunk(projected + h @ self.weight_h, 4, axis=-1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        return o.sigmoid() * c.tanh(), c
+        z_i, z_f, z_g, z_o = mg.chunk(projected + h @ self.weight_h, 4, axis=-1)
+        i, f, g = z_i.sigmoid().named("i<t>"), z_f.sigmoid().named("f<t>"), z_g.tanh().named("g<t>")
+        o = z_o.sigmoid().named("o<t>")
+        memory = (f * c + i * g).named("memory<t>")
+        return o * memory.tanh(), memory
         # END SOLUTION
-
-    def sequence(self, projected: Tensor, reverse: bool = False) -> Tensor:
-        """h<t> for every step of a sequence from a zero state, (B, T, H): one LSTMSequence node."""
-        h, c = self.initial_state(projected.shape[0])
-        return LSTMSequence.apply(projected, h, c, self.weight_h, reverse=reverse)
 
 
 CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
 
 
-def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
-              fused: bool = False) -> RecurrentCell:
-    """A cell by name; `fused` picks the one-node step (LSTM only, so far)."""
+def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32) -> RecurrentCell:
+    """A cell by name, one of CELLS."""
     if kind not in CELLS:
         raise ValueError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")
-    if fused and kind != "lstm":
-        raise ValueError(f"a fused step exists for the lstm cell only, not {kind!r}")
-    options = {"fused": True} if fused else {}
-    return CELLS[kind](input_size, hidden_size, rng=rng, dtype=dtype, **options)
+    return CELLS[kind](input_size, hidden_size, rng=rng, dtype=dtype)

@@ -37,6 +37,9 @@ WEIGHTS = "model.npz"
 LEGACY_CONFIG = "config.json"
 LOCK = ".train.lock"
 MAX_LEGACY_CONFIG_BYTES = 1 << 20
+# Model-config fields older checkpoints wrote that no longer fix anything: fused_cells picked the
+# fast path, which is now attention/fast.py's twin of any model (the parameters never differed).
+RETIRED_MODEL_FIELDS = ("fused_cells",)
 
 
 class CheckpointError(Exception):
@@ -153,7 +156,10 @@ def check_metadata(metadata) -> tuple[ModelConfig, Vocabulary, Vocabulary]:
     if metadata.get("format") != FORMAT or metadata.get("version") not in (1, VERSION):
         raise ValueError(f"it was not written by `python -m attention train` (format "
                          f"{str(metadata.get('format'))[:40]!r}, version {str(metadata.get('version'))[:10]})")
-    config = ModelConfig.from_json(metadata.get("model"))
+    config = metadata.get("model")
+    if isinstance(config, dict):
+        config = {key: value for key, value in config.items() if key not in RETIRED_MODEL_FIELDS}
+    config = ModelConfig.from_json(config)
     task = metadata.get("task")
     if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"task {str(task)[:40]!r} is not one this program knows ({', '.join(sorted(TASKS))})")
@@ -196,7 +202,6 @@ def load_checkpoint(model_dir: str):
     arrays, metadata, where = read_metadata(model_dir)
     try:
         config, human, machine = check_metadata(metadata)
-        config.fused_cells = False  # the same parameters; commands draw and step the composed gates
         model = Seq2SeqAttention(config)
         model.load_state_dict(arrays)
     except (ValueError, KeyError, TypeError, mg.MinigradError) as error:

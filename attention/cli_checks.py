@@ -22,7 +22,7 @@ class UsageError(Exception):
 def option_error(error: ValueError) -> UsageError:
     """A config's complaint about a field, reworded to name the option the user typed."""
     if isinstance(error, SettingError):
-        option = "--fused" if error.field == "fused_cells" else "--" + error.field.replace("_", "-")
+        option = "--" + error.field.replace("_", "-")
         accepts = error.accepts.removesuffix(" (or none)")  # leaving an option out is the "none"
         return UsageError(f"{option} must be {accepts}, got {error.value!r}")
     return UsageError(str(error))

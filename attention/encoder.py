@@ -15,16 +15,12 @@ class BidirectionalEncoder(Module):
     x: (B, Tx) token indices or (B, Tx, input_size) → a: (B, Tx, 2·hidden_size), named "a",
     built from the per-step tensors a<1> … a<Tx>, each (B, 2·hidden_size).
     The input projections of all Tx steps are one matmul (or gather) per direction.
-    `fused` (LSTM only): each direction is one LSTMSequence node and a is their concatenation,
-    without the per-step tensors.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32,
-                 fused: bool = False):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
         super().__init__()
-        self.fused = fused
-        self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype, fused=fused)
-        self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype, fused=fused)
+        self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
+        self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
 
     def run(self, cell, projected: Tensor, reverse: bool) -> list:
         """The cell's output h at every step, in input order, reading right to left if `reverse`."""
@@ -32,16 +28,13 @@ class BidirectionalEncoder(Module):
         state = cell.initial_state(projected.shape[0])
         outputs = {}
         for t in (reversed(steps) if reverse else steps):
-            state = cell.step(projected[:, t], state)
+            with mg.scope("backward" if reverse else "forward", step=t + 1):
+                state = cell.step(projected[:, t], state)
             outputs[t] = state[0]
         return [outputs[t] for t in steps]
 
     def forward(self, x) -> Tensor:
         with mg.scope("encoder"):
-            if self.fused:
-                forward_h = self.forward_cell.sequence(self.forward_cell.input_projection(x))
-                backward_h = self.backward_cell.sequence(self.backward_cell.input_projection(x), reverse=True)
-                return mg.concat([forward_h, backward_h], axis=-1).named("a")
             forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(x), reverse=False)
             backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(x), reverse=True)
             states = [mg.concat([f, b], axis=-1).named(f"a<{t + 1}>")

@@ -1,8 +1,9 @@
-"""The LSTM as fused Functions, the nodes of the fast path (`train --fused`, ModelConfig.fused_cells).
+"""The LSTM as fused Functions, nodes of the fast twin (attention/fast.py, the default `train`).
 
 The composed LSTMCell (cells.py) makes every gate a node of the graph. These Functions compute
 the same maths in numpy inside one node each, with the backward written out by hand:
-    LSTMStep      one timestep (the decoder's post-attention cell);
+    LSTMStep      one timestep (`step_forward` and `step_backward` are its maths, which the
+                  fast twin's fused decoder step also runs);
     LSTMSequence  every timestep of one direction of the encoder.
 Both are gradchecked against the composed cell (tests/test_fused_lstm.py).
 
@@ -45,7 +46,7 @@ def _activate(z: np.ndarray, hidden: int) -> np.ndarray:
     return z
 
 
-def _onnx_step(graph, projected: str, h: str, c: str, weight_h: str, scale: str, shift: str) -> tuple:
+def onnx_step(graph, projected: str, h: str, c: str, weight_h: str, scale: str, shift: str) -> tuple:
     """(h', c') as ONNX values: act(p + h W_h) with act = scale ⊙ tanh(scale ⊙ z) + shift, as `_activate`."""
     z = graph.op("Add", graph.op("MatMul", h, weight_h), projected)
     gates = graph.op("Add", graph.op("Mul", graph.op("Tanh", graph.op("Mul", z, scale)), scale), shift)
@@ -54,7 +55,7 @@ def _onnx_step(graph, projected: str, h: str, c: str, weight_h: str, scale: str,
     return graph.op("Mul", o, graph.op("Tanh", c_next)), c_next
 
 
-def _onnx_gate_constants(graph, hidden: int, dtype) -> tuple:
+def onnx_gate_constants(graph, hidden: int, dtype) -> tuple:
     scale, shift, _ = _gate_constants(hidden, np.dtype(dtype))
     return graph.constant(scale, "lstm gate scale"), graph.constant(shift, "lstm gate shift")
 
@@ -65,6 +66,36 @@ def _slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
     slopes = gates - shift
     slopes *= slopes
     return np.subtract(scale_squared, slopes, out=slopes)
+
+
+def step_forward(projected, h, c, weight_h, h_next, c_next) -> tuple:
+    """One LSTM step (LSTMStep's docstring) written into the arrays h_next and c_next (B, H);
+    returns (gates, tanh c'), what `step_backward` needs besides the inputs."""
+    hidden = h.shape[1]
+    gates = np.matmul(h, weight_h)
+    gates += projected
+    _activate(gates, hidden)
+    i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    np.multiply(f, c, out=c_next)
+    c_next += i * g
+    tanh_c = np.tanh(c_next)
+    np.multiply(o, tanh_c, out=h_next)
+    return gates, tanh_c
+
+
+def step_backward(grad_h, grad_c, h, c, weight_h, gates, tanh_c) -> tuple:
+    """(dp, dh, dc, dW_h) of one LSTM step from the gradients of h' and c' (LSTMStep's docstring)."""
+    batch, hidden = h.shape
+    i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    d_c = grad_h * o * (1 - tanh_c * tanh_c)
+    d_c += grad_c
+    d_z = _slopes(gates, hidden).reshape(batch, 4, hidden)
+    d_z[:, 0] *= d_c * g
+    d_z[:, 1] *= d_c * c
+    d_z[:, 2] *= d_c * i
+    d_z[:, 3] *= grad_h * tanh_c
+    d_z = d_z.reshape(batch, 4 * hidden)
+    return d_z, d_z @ weight_h.T, d_c * f, h.T @ d_z
 
 
 class LSTMStep(Function):
@@ -81,39 +112,21 @@ class LSTMStep(Function):
 
     def forward(self, projected, h, c, weight_h):
         batch, hidden = h.shape
-        gates = np.matmul(h, weight_h)
-        gates += projected
-        _activate(gates, hidden)
-        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
-        out = np.empty((batch, 2 * hidden), dtype=gates.dtype)
-        h_next, c_next = out[:, :hidden], out[:, hidden:]
-        np.multiply(f, c, out=c_next)
-        c_next += i * g
-        tanh_c = np.tanh(c_next)
-        np.multiply(o, tanh_c, out=h_next)
+        out = np.empty((batch, 2 * hidden), dtype=np.result_type(projected, h, weight_h))
+        gates, tanh_c = step_forward(projected, h, c, weight_h, out[:, :hidden], out[:, hidden:])
         self.save_for_backward(h, c, weight_h, gates, tanh_c)
         return out
 
     def backward(self, grad):
         h, c, weight_h, gates, tanh_c = self.saved
-        batch, hidden = h.shape
-        grad_h, grad_c = grad[:, :hidden], grad[:, hidden:]
-        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
-        d_c = grad_h * o * (1 - tanh_c * tanh_c)
-        d_c += grad_c
-        d_z = _slopes(gates, hidden).reshape(batch, 4, hidden)
-        d_z[:, 0] *= d_c * g
-        d_z[:, 1] *= d_c * c
-        d_z[:, 2] *= d_c * i
-        d_z[:, 3] *= grad_h * tanh_c
-        d_z = d_z.reshape(batch, 4 * hidden)
-        grads = d_z, d_z @ weight_h.T, d_c * f, h.T @ d_z
+        hidden = h.shape[1]
+        grads = step_backward(grad[:, :hidden], grad[:, hidden:], h, c, weight_h, gates, tanh_c)
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         h = self.inputs[1]
-        scale, shift = _onnx_gate_constants(graph, h.shape[1], h.dtype)
-        return graph.op("Concat", *_onnx_step(graph, *inputs, scale, shift), axis=-1)
+        scale, shift = onnx_gate_constants(graph, h.shape[1], h.dtype)
+        return graph.op("Concat", *onnx_step(graph, *inputs, scale, shift), axis=-1)
 
 
 class LSTMSequence(Function):
@@ -199,12 +212,12 @@ class LSTMSequence(Function):
         """Unrolled: one step per position (T is fixed by the traced shape, the batch is not)."""
         projected, h, c, weight_h = inputs
         steps, hidden = self.inputs[0].shape[1], self.inputs[1].shape[1]
-        scale, shift = _onnx_gate_constants(graph, hidden, self.inputs[0].dtype)
+        scale, shift = onnx_gate_constants(graph, hidden, self.inputs[0].dtype)
         axis = graph.integers([1])
         outputs = {}
         for t in self._reading_order(steps):
             p = graph.op("Gather", projected, graph.integers(t), axis=1)
-            h, c = _onnx_step(graph, p, h, c, weight_h, scale, shift)
+            h, c = onnx_step(graph, p, h, c, weight_h, scale, shift)
             outputs[t] = graph.op("Unsqueeze", h, axis)
         return graph.op("Concat", *[outputs[t] for t in range(steps)], axis=1)
 

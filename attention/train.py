@@ -1,5 +1,9 @@
 """Training: Adam on cross-entropy over the Ty output positions, checkpointed every epoch.
 
+The model trained is the composed model's fast twin (attention/fast.py: the same parameters,
+fewer nodes) unless `composed` asks for the teaching path, where every gate, e, α and c is a
+node. The held-out evaluation after each epoch always runs the twin, without a graph.
+
 The checkpoint is `DIR/model.npz` (attention/checkpoint.py): the weights and the config in one
 file, replaced atomically after every epoch that is at least as good on the held-out split as
 the best before it, including a model the directory held before the run. So Ctrl-C, a crash, a
@@ -17,12 +21,13 @@ from datetime import date
 import numpy as np
 
 import minigrad as mg
-from attention.additive import SCORES
+from attention.additive import DEFAULT_SCORE, SCORES
 from attention.cells import CELLS
 from attention.checkpoint import WEIGHTS, CheckpointError, load_checkpoint, save_checkpoint, writing
 from attention.config import check, setting
 from attention.data import TASKS, get_task
 from attention.data.dates import FIRST_DATE
+from attention.fast import fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 try:
@@ -39,7 +44,7 @@ class TrainConfig:
     """A training run's settings, each checked against its type and range when the config is made."""
     task: str = setting(str, "dates", choices=TASKS)
     cell: str = setting(str, "lstm", choices=CELLS)
-    score: str = setting(str, "bahdanau", choices=SCORES)
+    score: str = setting(str, DEFAULT_SCORE, choices=SCORES)
     epochs: int = setting(int, 8, low=1, high=100_000)  # with 20,000 pairs: about a minute (README)
     batch_size: int = setting(int, 100, low=1, high=1_000_000)
     lr: float = setting(float, 0.005, above=0)
@@ -47,14 +52,11 @@ class TrainConfig:
     train_size: int = setting(int, 20_000, low=1, high=1_000_000)
     held_out_size: int = setting(int, 1_000, low=1, high=100_000)
     target_exact: float | None = setting(float, None, above=0, high=1, optional=True)  # stop early at this
-    fused_cells: bool = setting(bool, False)  # the fast path (see ModelConfig): faster, less to see
+    composed: bool = setting(bool, False)  # train the teaching path (every gate a node) instead of the fast twin
     last_date: str | None = setting(str, None, optional=True)  # dlai-dates: the latest date drawn (ISO); None = today
 
     def __post_init__(self):
         check(self)
-        if self.fused_cells and self.cell != "lstm":
-            raise ValueError(f"fused_cells (--fused) exists for the lstm cell only, not {self.cell!r}; "
-                             "use --cell lstm or drop --fused")
         if self.last_date is not None:
             if self.task != "dlai-dates":
                 raise ValueError(f"last_date applies to the dlai-dates task only, not to {self.task!r}; "
@@ -108,8 +110,7 @@ def build(config: TrainConfig):
     X, Y = task.encode(pairs)
     held = config.held_out_size
     model_config = ModelConfig(input_vocab=len(task.human_vocab), output_vocab=len(task.machine_vocab),
-                               Tx=task.Tx, Ty=task.Ty, cell=config.cell, score=config.score,
-                               fused_cells=config.fused_cells)
+                               Tx=task.Tx, Ty=task.Ty, cell=config.cell, score=config.score)
     mg.manual_seed(config.seed)
     model = Seq2SeqAttention(model_config)
     return task, (X[held:], Y[held:]), (X[:held], Y[:held]), model
@@ -166,6 +167,8 @@ def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: b
 
 def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
     task, (X, Y), (X_held, Y_held), model = build(config)
+    twin = fast(model)  # the same Parameter objects: it evaluates, and trains unless `composed`
+    trained = model if config.composed else twin
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     history = {"epochs": [], "interrupted": False, "diverged": None, "saved": False}
@@ -180,7 +183,7 @@ def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: 
             losses = []
             for step, start in enumerate(bar, 1):
                 rows = order[start:start + config.batch_size]
-                logits, _ = model(X[rows])
+                logits, _ = trained(X[rows])
                 loss = mg.cross_entropy(logits, Y[rows])
                 if not math.isfinite(loss.item()):
                     raise _Diverged(f"in epoch {epoch}, step {step}, the loss became {loss.item()}")
@@ -194,7 +197,7 @@ def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: 
                 losses.append(loss.item())
                 if tqdm and progress:
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            metrics = evaluate(model, X_held, Y_held)
+            metrics = evaluate(twin, X_held, Y_held)
             if not math.isfinite(metrics["sharpness"]):
                 raise _Diverged(f"after epoch {epoch}, the held-out predictions became NaN")
             metrics.update(epoch=epoch, loss=float(np.mean(losses)), seconds=time.perf_counter() - started)

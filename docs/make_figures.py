@@ -24,7 +24,7 @@ Three kinds of pictures, all made by the project's own code:
    up to today). Each model
    translates TEXT; its α becomes `heatmap_NAME.png` (attention.plot.attention_heatmap, as
    `train` and `translate --heatmap` draw it), and the healthy model's decoder step 1 becomes
-   `decoder_step_1.svg` (attention.__main__.draw_decoder_step, as `train` and `graph` draw it).
+   `decoder_step_1.svg` (attention.plot.draw_decoder_step, as `train` and `graph` draw it).
    `heatmaps.json` records the settings, every epoch's metrics and the α shown.
 
 3. Screenshots of the explorer pages two pages write (SCREENSHOTS), taken in chromium through
@@ -153,9 +153,9 @@ def working_directory(path: Path):
 
 def trained_figures(out: Path, fast: bool, log=print) -> dict:
     """Train the two models, write their heatmaps, the decoder-step graph and heatmaps.json."""
-    from attention.__main__ import DEMO_DATES, draw_decoder_step, translate_texts
+    from attention.__main__ import DEMO_DATES, encode_inputs, translate_texts
     from attention.decode import task_class
-    from attention.plot import attention_heatmap
+    from attention.plot import attention_heatmap, draw_decoder_step
     from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train
 
     record = {"fast": fast, "end": END.isoformat(), "text": TEXT, "runs": {}}
@@ -173,8 +173,8 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
         if name == "healthy":
             with working_directory(ROOT):  # tooltips name source lines relative to the repository
                 # top to bottom: a tall chain that a page shows shrunk to its width
-                graph = Path(draw_decoder_step(model, human, TEXT, 1, str(out / "decoder_step_1.svg"),
-                                               layout="TB"))
+                graph = Path(draw_decoder_step(model, encode_inputs([TEXT], human, model.config.Tx), 1,
+                                               str(out / "decoder_step_1.svg"), layout="TB"))
             graph.write_text(renumbered(graph.read_text(encoding="utf-8")), encoding="utf-8")
         record["runs"][name] = {
             "command": run["command"], "config": dataclasses.asdict(config),

@@ -1,4 +1,5 @@
-"""attention.encoder, attention.additive and attention.seq2seq: the seed's model.
+"""attention.encoder, attention.additive and attention.seq2seq: the seed's model (and its fast twin
+against PyTorch; the twin against the composed model is tests/test_fast.py).
 
 References are independent of minigrad: numpy (energies, softmax, the α-weighted sum), central
 differences (mg.gradcheck) and a PyTorch re-implementation of the whole model (float64).
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from attention.additive import SCORES, AdditiveAttention
+from attention.additive import SCORES, DlaiAttention, make_attention
 from attention.encoder import BidirectionalEncoder
+from attention.fast import fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 CELLS = ["lstm", "gru", "rnn"]
@@ -49,7 +51,7 @@ def softmax_np(z, axis=-1):
 
 def numpy_energies(att, s_prev, a):
     """e<t,·> (B, Tx) from the attention's weights, in plain numpy."""
-    if att.score == "dlai":
+    if isinstance(att, DlaiAttention):
         s_rep = np.broadcast_to(s_prev[:, None, :], a.shape[:2] + (s_prev.shape[-1],))
         inp = np.concatenate([a, s_rep], axis=-1)
         hidden = np.tanh(inp @ att.energy_hidden.weight.data + att.energy_hidden.bias.data)
@@ -65,7 +67,7 @@ def numpy_energies(att, s_prev, a):
 
 def test_parameter_count_of_the_assignment_configuration():
     """52,960: the deeplearning.ai model's count (Keras' model.summary())."""
-    model = Seq2SeqAttention(ModelConfig(), rng=np.random.default_rng(0))
+    model = Seq2SeqAttention(ModelConfig(score="dlai"), rng=np.random.default_rng(0))
     assert model.num_parameters() == 52_960
     assert sum(p.size for p in model.parameters()) == 52_960
     # by part: Bi-LSTM(32) on 37-dim one-hots, Dense(10)+Dense(1) on [a; s] (64 + 64),
@@ -132,14 +134,15 @@ def test_attention_step_matches_numpy(score):
     c<t> = Σ_t' α<t,t'> a<t'> computed in numpy from our α and a."""
     rng = np.random.default_rng(3)
     batch, tx, n_a2, n_s = 3, 6, 8, 5
-    att = AdditiveAttention(n_a2, n_s, score, hidden=4, rng=np.random.default_rng(0), dtype=np.float64)
+    att = make_attention(score, n_a2, n_s, hidden=4, rng=np.random.default_rng(0), dtype=np.float64)
     for p in att.parameters():
         p.data[...] = rng.normal(0, 0.8, p.shape)
     if score == "dlai":
         att.energy_out.bias.data[...] = 0.5  # most energies positive: α is not uniform
     a_np, s_np = rng.normal(size=(batch, tx, n_a2)), rng.normal(size=(batch, n_s))
     a, s = mg.Tensor(a_np), mg.Tensor(s_np)
-    alpha, context = att(s, a, att.keys(a), 2)
+    with mg.scope("decoder", step=2):
+        alpha, context = att(s, a, att.keys(a))
     assert alpha.shape == (batch, 1, tx)
     assert context.shape == (batch, 1, n_a2)
     assert alpha.name == "alpha<2,·>" and context.name == "c<2>"
@@ -157,15 +160,15 @@ def test_attention_step_matches_numpy(score):
 
 
 def test_unknown_score_is_rejected():
-    with pytest.raises(ValueError, match="unknown attention score"):
-        AdditiveAttention(4, 5, score="dot")
+    with pytest.raises(ValueError, match="unknown attention score 'dot'"):
+        make_attention("dot", 4, 5)
 
 
 # --- gradcheck of one attention step -------------------------------------------------------------
 
 def scorer_slots(att):
     """(module, attribute) of every scorer weight."""
-    if att.score == "dlai":
+    if isinstance(att, DlaiAttention):
         return [(att.energy_hidden, "weight"), (att.energy_hidden, "bias"),
                 (att.energy_out, "weight"), (att.energy_out, "bias")]
     return [(att.query, "weight"), (att.key, "weight"), (att.key, "bias"), (att.v, "weight")]
@@ -176,7 +179,7 @@ def well_conditioned_attention(score, batch, tx, n_a2, n_s, hidden):
     both signs, so the relu's mask is exercised), reseeding until they do."""
     for seed in range(200):
         rng = np.random.default_rng(seed)
-        att = AdditiveAttention(n_a2, n_s, score, hidden=hidden, rng=rng, dtype=np.float64)
+        att = make_attention(score, n_a2, n_s, hidden=hidden, rng=rng, dtype=np.float64)
         for _, p in att.named_parameters():
             p.data[...] = rng.normal(0, 0.7, p.shape)
         a_np, s_np = rng.normal(size=(batch, tx, n_a2)), rng.normal(size=(batch, n_s))
@@ -203,7 +206,7 @@ def test_attention_step_gradcheck(score):
         for (module, name), w in zip(slots, weights):
             object.__setattr__(module, name, w)  # bypass registration: a temporary stand-in
         try:
-            alpha, context = att(s, a, att.keys(a), 1)
+            alpha, context = att(s, a, att.keys(a))
         finally:
             for (module, name), w in zip(slots, kept):
                 object.__setattr__(module, name, w)
@@ -346,14 +349,16 @@ class TorchModel:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("score,cell,fused", [("dlai", "lstm", False), ("bahdanau", "lstm", False),
-                                              ("dlai", "gru", False), ("bahdanau", "rnn", False),
-                                              ("dlai", "lstm", True), ("bahdanau", "lstm", True)])
-def test_whole_model_matches_torch(score, cell, fused):
+@pytest.mark.parametrize("score,cell,twin", [("dlai", "lstm", False), ("bahdanau", "lstm", False),
+                                             ("dlai", "gru", False), ("bahdanau", "rnn", False),
+                                             ("dlai", "lstm", True), ("bahdanau", "lstm", True),
+                                             ("dlai", "gru", True), ("bahdanau", "rnn", True)])
+def test_whole_model_matches_torch(score, cell, twin):
     """Loss (cross-entropy, mean over batch and Ty), logits, α and every parameter's gradient
-    agree with the PyTorch re-implementation to 1e-8, on the composed and the fused path."""
+    agree with the PyTorch re-implementation to 1e-8, on the composed model and its fast twin."""
     torch = pytest.importorskip("torch")
-    model = small_model(cell, score, seed=1, fused_cells=fused)
+    composed = small_model(cell, score, seed=1)
+    model = fast(composed) if twin else composed
     randomize(model, 2)
     if score == "dlai":
         model.attention.energy_out.bias.data[...] = 0.4  # keep the relu mostly alive: α not uniform
@@ -385,27 +390,3 @@ def test_whole_model_matches_torch(score, cell, fused):
         assert np.abs(expected[name]).max() > 0, f"{name}: PyTorch's gradient is zero; a vacuous check"
         np.testing.assert_allclose(p.grad, expected[name], rtol=1e-8, atol=1e-12,
                                    err_msg=f"gradient of {name}")
-
-
-@pytest.mark.parametrize("score", SCORES)
-def test_fused_model_equals_the_composed_model(score):
-    """fused_cells=True (LSTMSequence encoder, LSTMStep decoder, the dlai score's a-half once per
-    sequence) has the composed model's parameters and gives its loss, α and every gradient."""
-    composed = small_model("lstm", score, seed=3)
-    randomize(composed, 4)
-    fused = small_model("lstm", score, seed=5, fused_cells=True)
-    fused.load_state_dict(composed.state_dict())
-    assert [name for name, _ in fused.named_parameters()] == [name for name, _ in composed.named_parameters()]
-    x = tokens(composed.config, 4, seed=8)
-    y = np.random.default_rng(9).integers(0, composed.config.output_vocab, size=(4, composed.config.Ty))
-    results = []
-    for model in (composed, fused):
-        logits, alpha = model(x)
-        loss = mg.cross_entropy(logits, y)
-        loss.backward()
-        results.append((loss.item(), alpha.data, {name: p.grad for name, p in model.named_parameters()}))
-    (loss0, alpha0, grads0), (loss1, alpha1, grads1) = results
-    np.testing.assert_allclose(loss1, loss0, rtol=1e-12)
-    np.testing.assert_allclose(alpha1, alpha0, atol=1e-12)
-    for name, grad in grads0.items():
-        np.testing.assert_allclose(grads1[name], grad, atol=1e-12, err_msg=name)

@@ -319,3 +319,22 @@ def test_forward_gradcheck_wrt_raw_input_and_state(kind):
         return mg.concat(list(out), axis=-1)
 
     assert mg.gradcheck(fn, [x1, x2, *state], atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind, gates", [("lstm", ["i", "f", "g", "o", "memory"]), ("gru", ["r", "z", "n"])])
+def test_gates_are_named_by_the_callers_step(kind, gates):
+    """Inside scope(step=3) the gates are i<3>, f<3>, … in `trace` and `draw`, as the docstrings
+    write them; outside any step their names stay symbolic (i<t>), as a one-step graph teaches."""
+    cell = build(kind)
+    rng = np.random.default_rng(1)
+    x = mg.Tensor(rng.standard_normal((2, 4)))
+    state = tuple(mg.Tensor(rng.standard_normal((2, 5))) for _ in range(cell.state_count))
+    with mg.scope("decoder", step=3):
+        stepped = cell(x, state)
+    loose = cell(x, state)
+    named = {t.name for t in mg.topological_order(stepped[0], all_inputs=True)}
+    assert {f"{gate}<3>" for gate in gates} <= named
+    assert {f"{gate}<t>" for gate in gates} <= {t.name for t in mg.topological_order(loose[0], all_inputs=True)}
+    trace, drawing = str(mg.trace(stepped[0])), mg.draw(stepped[0]).source
+    for gate in gates:
+        assert f"{gate}<3> = " in trace and f"{gate}<3>" in drawing

@@ -238,6 +238,7 @@ def _legacy_directory(tmp_path, exact_match=0.25):
     mg.save(arrays, legacy / "model.npz")
     metadata.update(version=1)
     metadata["metrics"].update(exact_match=exact_match, per_position=exact_match)
+    metadata["model"]["fused_cells"] = metadata["train"]["fused_cells"] = True  # as that format's runs wrote
     (legacy / "config.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return legacy, load_checkpoint(str(source))[0]
 
@@ -249,6 +250,26 @@ def test_an_older_directory_of_model_npz_and_config_json_still_loads(tmp_path, c
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
     assert main(["translate", "--model", str(legacy), "12345678"]) == 0
     assert re.search(r"(^|guess )\d{8}\b", capsys.readouterr().out.strip())  # a translation, sure or not
+
+
+def test_a_checkpoint_naming_the_retired_fused_cells_setting_still_loads(tmp_path):
+    """model.npz files written while `train --fused` existed carry fused_cells in their model
+    config; it changed no parameter, so the key is dropped and the same weights load."""
+    source = tmp_path / "source"
+    train(small_config(epochs=1), str(source), log=quiet, progress=False)
+    arrays, metadata = mg.load(source / "model.npz", with_metadata=True)
+    metadata["model"]["fused_cells"] = metadata["train"]["fused_cells"] = True
+    old = tmp_path / "old"
+    old.mkdir()
+    mg.save(arrays, old / "model.npz", metadata=metadata)
+    loaded, _, _, read = load_checkpoint(str(old))
+    assert "fused_cells" not in loaded.config.to_json() and read["model"]["fused_cells"] is True
+    for name, parameter in loaded.named_parameters():
+        np.testing.assert_array_equal(parameter.data, arrays[name], err_msg=name)
+    metadata["model"]["fused_cellz"] = True  # any other unknown field is still refused
+    mg.save(arrays, old / "model.npz", metadata=metadata)
+    with pytest.raises(CheckpointError, match="unknown fields.*fused_cellz"):
+        load_checkpoint(str(old))
 
 
 def test_training_into_an_older_directory_replaces_the_pair_with_one_file(tmp_path):

@@ -12,7 +12,7 @@ from attention.train import TrainConfig
     ("Tx", 0), ("Tx", -3), ("Tx", "30"), ("Tx", 30.5), ("Tx", 1e9), ("Tx", 10 ** 9), ("Tx", True),
     ("Tx", None), ("Tx", [30]), ("Ty", 0), ("input_vocab", 0), ("output_vocab", 2.0),
     ("n_a", 5000), ("n_s", -1), ("attention_hidden", "10"), ("cell", "transformer"), ("cell", 3),
-    ("score", "dot"), ("fused_cells", 1), ("fused_cells", "false"),
+    ("score", "dot"),
 ])
 def test_model_config_refuses_wrong_types_and_ranges(field, value):
     """A hand-edited config.json value of the wrong type or range names the field, the value and
@@ -28,7 +28,7 @@ def test_model_config_refuses_wrong_types_and_ranges(field, value):
     ("lr", 0), ("lr", -1.0), ("lr", float("nan")), ("lr", float("inf")), ("train_size", 0),
     ("train_size", -10), ("held_out_size", 0), ("target_exact", 0.0), ("target_exact", 1.5),
     ("target_exact", float("nan")), ("task", "translate"), ("cell", "LSTM"), ("score", ""),
-    ("fused_cells", None), ("last_date", 20200101),
+    ("composed", None), ("composed", 1), ("last_date", 20200101),
 ])
 def test_train_config_refuses_wrong_types_and_ranges(field, value):
     with pytest.raises(SettingError) as info:
@@ -37,7 +37,6 @@ def test_train_config_refuses_wrong_types_and_ranges(field, value):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"fused_cells": True, "cell": "gru"}, "lstm cell only"),
     ({"task": "dlai-dates", "last_date": "1969-12-31"}, "before the first date"),
     ({"task": "dlai-dates", "last_date": "2020-02-30"}, "not a date written YYYY-MM-DD"),
     ({"task": "reverse", "last_date": "2020-01-01"}, "dlai-dates task only"),

@@ -1,4 +1,4 @@
-"""attention.fused_lstm: LSTMStep and LSTMSequence, the fast path's one-node LSTM.
+"""attention.fused_lstm: LSTMStep and LSTMSequence, the fast twin's one-node LSTM.
 
 Each is checked three ways, in float64: its analytic backward against central differences
 (mg.gradcheck), its values and every gradient against the composed LSTMCell it replaces, and
@@ -18,6 +18,12 @@ def tensor(rng, *shape, scale=1.0):
     return mg.Tensor(rng.standard_normal(shape) * scale, requires_grad=True, dtype=np.float64)
 
 
+def sequence(cell, projected, reverse=False):
+    """h<t> for every step from a zero state as one LSTMSequence node, as the fast twin's encoder runs it."""
+    h, c = cell.initial_state(projected.shape[0])
+    return LSTMSequence.apply(projected, h, c, cell.weight_h, reverse=reverse)
+
+
 def composed_sequence(cell, projected, h, c, reverse):
     """The composed cell stepped over `projected` (B, T, 4H): h<t> for every t, in input order."""
     steps = range(projected.shape[1])
@@ -35,16 +41,20 @@ def test_lstm_step_gradcheck():
 
 
 def test_lstm_step_equals_the_composed_cell():
-    """Values and parameter gradients of LSTMCell(fused=True) equal the composed cell's."""
+    """Values and parameter gradients of one LSTMStep node equal the composed cell's step."""
     rng = np.random.default_rng(12)
-    composed = LSTMCell(IN, H, dtype=np.float64)
-    fused = LSTMCell(IN, H, dtype=np.float64, fused=True)
-    fused.load_state_dict(composed.state_dict())
+    cell = LSTMCell(IN, H, dtype=np.float64)
     x, h, c = mg.Tensor(rng.standard_normal((B, IN))), tensor(rng, B, H), tensor(rng, B, H)
+
+    def fused_step(x, state):
+        both = LSTMStep.apply(cell.input_projection(x), *state, cell.weight_h)
+        return both[:, :H], both[:, H:]
+
     results = []
-    for cell in (composed, fused):
+    for step in (cell, fused_step):
         h.grad = c.grad = None
-        h_next, c_next = cell(x, (h, c))
+        cell.zero_grad()
+        h_next, c_next = step(x, (h, c))
         ((h_next * h_next).sum() + (c_next * 3).sum()).backward()
         grads = {name: p.grad for name, p in cell.named_parameters()}
         results.append((h_next.data, c_next.data, h.grad, c.grad, grads))
@@ -84,7 +94,7 @@ def test_lstm_sequence_equals_the_composed_cell_stepped(reverse):
 def test_lstm_sequence_is_one_named_node_of_the_graph():
     """The fused path still draws: LSTMSequence is a Function node with the sequence's inputs."""
     cell = LSTMCell(IN, H)
-    out = cell.sequence(cell.input_projection(np.zeros((B, T), dtype=np.int64)), reverse=True)
+    out = sequence(cell, cell.input_projection(np.zeros((B, T), dtype=np.int64)), reverse=True)
     assert type(out.grad_fn).__name__ == "LSTMSequence" and out.shape == (B, T, H)
     assert cell.weight_h in out.grad_fn.inputs
     assert "LSTMSequence" in mg.draw(out.sum()).source
@@ -109,8 +119,8 @@ def test_lstm_sequence_matches_torch_bidirectional_lstm():
             getattr(reference, "bias_hh_l0" + suffix).zero_()
     weights = rng.standard_normal((B, T, 2 * H))
 
-    out = mg.concat([cells[0].sequence(cells[0].input_projection(mg.Tensor(x))),
-                     cells[1].sequence(cells[1].input_projection(mg.Tensor(x)), reverse=True)], axis=-1)
+    out = mg.concat([sequence(cells[0], cells[0].input_projection(mg.Tensor(x))),
+                     sequence(cells[1], cells[1].input_projection(mg.Tensor(x)), reverse=True)], axis=-1)
     (out * out * mg.Tensor(weights)).sum().backward()
     theirs, _ = reference(torch.from_numpy(x))
     (theirs * theirs * torch.from_numpy(weights)).sum().backward()

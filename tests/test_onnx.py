@@ -229,17 +229,23 @@ def test_dynamic_batch_needs_one_batch_size(tmp_path):
 # --- the date translator ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("fused", [False, True], ids=["composed", "fused"])
+@pytest.mark.parametrize("twin", [False, True], ids=["composed", "fast twin"])
 @pytest.mark.parametrize("score", ["bahdanau", "dlai"])
-def test_the_date_models(score, fused, dtype, tmp_path):
+def test_the_date_models(score, twin, dtype, tmp_path):
+    from attention.fast import fast
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(3)
-    model = Seq2SeqAttention(ModelConfig(Tx=12, Ty=4, score=score, fused_cells=fused), dtype=dtype)
+    model = Seq2SeqAttention(ModelConfig(Tx=12, Ty=4, score=score), dtype=dtype)
+    model = fast(model) if twin else model
     generator = np.random.default_rng(2)
     exported = export(model, generator.integers(0, 37, (2, 12)), tmp_path / "m.onnx",
                       input_names=["x"], output_names=["logits", "alpha"])
     names = {v for node in exported.graph.node for v in node.output}
-    assert {"alpha<1,·>", "c<1>", "s<1>", "e<4,·>"} <= names
+    assert {"alpha<1,·>", "s<1>"} <= names
+    if twin:  # memory<4> feeds no later step
+        assert {"memory<3>", "[s<4>; memory<4>; alpha<4,·>]"} <= names
+    else:
+        assert {"c<1>", "e<4,·>", "f<2>", "memory<4>"} <= names
     x = generator.integers(0, 37, (6, 12))
     logits, alpha = run(tmp_path / "m.onnx", [x])
     want_logits, want_alpha = minigrad_outputs(model, [x])
@@ -247,11 +253,14 @@ def test_the_date_models(score, fused, dtype, tmp_path):
     np.testing.assert_allclose(alpha, want_alpha, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("twin", [False, True], ids=["composed", "fast twin"])
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_the_other_cells(cell, tmp_path):
+def test_the_other_cells(cell, twin, tmp_path):
+    from attention.fast import fast
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(4)
     model = Seq2SeqAttention(ModelConfig(Tx=8, Ty=3, cell=cell))
+    model = fast(model) if twin else model
     generator = np.random.default_rng(5)
     export(model, generator.integers(0, 37, (3, 8)), tmp_path / "m.onnx")
     x = generator.integers(0, 37, (2, 8))
@@ -264,7 +273,7 @@ def trained(tmp_path_factory):
     """A date translator trained for one short epoch (accuracy does not matter: agreement does)."""
     from attention.train import TrainConfig, train
     out = tmp_path_factory.mktemp("dates")
-    train(TrainConfig(epochs=1, train_size=1500, held_out_size=1000, fused_cells=True),
+    train(TrainConfig(epochs=1, train_size=1500, held_out_size=1000),
           str(out), log=lambda *a: None, progress=False)
     return out
 

@@ -118,11 +118,11 @@ def encoder_states_and_s(rng):
 @pytest.mark.task("3.3")
 def test_dlai_energies(rng):
     """e<t,t'> = relu(Dense(1)(tanh(Dense(10)([a<t'>; s<t-1>])))), s<t-1> repeated for every t'."""
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score="dlai", rng=rng, dtype=np.float64)
+    from attention.additive import DlaiAttention
+    attention = DlaiAttention(N_A2, N_S, rng=rng, dtype=np.float64)
     attention.energy_out.bias.data[:] = 0.3  # keep some energies above 0, where relu passes them
     a, s_prev = encoder_states_and_s(rng)
-    e = attention.energies(s_prev, a, attention.keys(a), t=2)
+    e = attention.energies(s_prev, a, attention.keys(a))
     concatenated = np.concatenate([a.data, np.repeat(s_prev.data[:, None, :], TX, axis=1)], axis=-1)
     hidden = np.tanh(concatenated @ attention.energy_hidden.weight.data + attention.energy_hidden.bias.data)
     expected = np.maximum(hidden @ attention.energy_out.weight.data + attention.energy_out.bias.data, 0)
@@ -135,10 +135,10 @@ def test_dlai_energies(rng):
 @pytest.mark.task("3.3")
 def test_bahdanau_energies(rng):
     """e<t,t'> = vᵀ tanh(W s<t-1> + U a<t'> + b), with U a + b the keys computed once per sequence."""
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score="bahdanau", rng=rng, dtype=np.float64)
+    from attention.additive import BahdanauAttention
+    attention = BahdanauAttention(N_A2, N_S, rng=rng, dtype=np.float64)
     a, s_prev = encoder_states_and_s(rng)
-    e = attention.energies(s_prev, a, attention.keys(a), t=2)
+    e = attention.energies(s_prev, a, attention.keys(a))
     keys = a.data @ attention.key.weight.data + attention.key.bias.data
     query = (s_prev.data @ attention.query.weight.data)[:, None, :]
     expected = np.tanh(keys + query) @ attention.v.weight.data
@@ -151,12 +151,13 @@ def test_bahdanau_energies(rng):
 def attend_with_given_energies(score, rng, t=3):
     """Decoder step t of an attention whose scorer returns known energies, so only α and c are
     under test. Returns (α<t,·>, c<t>, the energies, a)."""
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score=score, rng=rng, dtype=np.float64)
+    from attention.additive import make_attention
+    attention = make_attention(score, N_A2, N_S, rng=rng, dtype=np.float64)
     energies = Tensor(rng.standard_normal((B, TX, 1)), requires_grad=True, name="e")
-    attention.energies = lambda s_prev, a, keys, t: energies
+    attention.energies = lambda s_prev, a, keys: energies
     a, s_prev = encoder_states_and_s(rng)
-    alpha, context = attention(s_prev, a, attention.keys(a), t)
+    with mg.scope("decoder", step=t):
+        alpha, context = attention(s_prev, a, attention.keys(a))
     return alpha, context, energies, a
 
 

@@ -89,7 +89,7 @@ def test_cli_translate_and_heatmap(trained_reverse, tmp_path, capsys):
 def test_cli_says_unsure_below_the_min_confidence(tmp_path, capsys):
     """A model after one short epoch is far from sure of anything: it says so instead of guessing."""
     out = tmp_path / "barely"
-    assert main(["train", "--task", "reverse", "--fused", "--epochs", "1", "--train-size", "300",
+    assert main(["train", "--task", "reverse", "--epochs", "1", "--train-size", "300",
                  "--no-progress", "--out", str(out)]) == 0
     capsys.readouterr()
     assert main(["translate", "--model", str(out), "12345678", "87654321"]) == 0
@@ -209,16 +209,28 @@ def test_both_entry_points_answer_help_without_running_anything(module):
     assert ("seeded" if module == "minigrad" else "python -m attention train --out runs/dates") in done.stdout
 
 
-def test_fused_training_and_the_composed_model_it_loads_into(tmp_path):
-    """train --fused uses LSTMStep nodes; the checkpoint comes back as the composed model."""
-    out = tmp_path / "fused"
-    assert main(["train", "--task", "reverse", "--fused", "--epochs", "1", "--train-size", "300",
-                 "--no-progress", "--out", str(out)]) == 0
-    model, human, _, metadata = load_checkpoint(str(out))
-    assert metadata["model"]["fused_cells"] is True and model.config.fused_cells is False
-    logits, _ = model(np.stack([human.encode_padded("01234567", 8)[0]]))
-    ops = {type(t.grad_fn).__name__ for t in mg.topological_order(logits) if t.grad_fn is not None}
-    assert "Sigmoid" in ops and "LSTMStep" not in ops
+def test_train_runs_the_fast_twin_and_composed_the_teaching_model(tmp_path, monkeypatch):
+    """`train` back-propagates through the twin's AttentionLSTMStep nodes, `train --composed`
+    through every gate; both train the same parameters to the same loss (float32 rounding apart)
+    and write one checkpoint format, which loads as the composed model."""
+    from attention.fast import AttentionLSTMStep
+    backward = AttentionLSTMStep.backward
+    calls = []
+    monkeypatch.setattr(AttentionLSTMStep, "backward", lambda self, grad: calls.append(1) or backward(self, grad))
+    losses = {}
+    for flags in ([], ["--composed"]):
+        calls.clear()
+        out = tmp_path / ("composed" if flags else "fast")
+        assert main(["train", "--task", "reverse", *flags, "--epochs", "1", "--train-size", "300",
+                     "--no-progress", "--out", str(out)]) == 0
+        model, human, _, metadata = load_checkpoint(str(out))
+        assert metadata["train"]["composed"] is bool(flags)
+        assert (len(calls) == 0) if flags else (len(calls) == 3 * model.config.Ty)  # 3 batches of 100
+        losses[bool(flags)] = metadata["metrics"]["loss"]
+        logits, _ = model(np.stack([human.encode_padded("01234567", 8)[0]]))
+        ops = {type(t.grad_fn).__name__ for t in mg.topological_order(logits) if t.grad_fn is not None}
+        assert "Sigmoid" in ops and "AttentionLSTMStep" not in ops
+    np.testing.assert_allclose(losses[False], losses[True], rtol=1e-4)
 
 
 def test_a_fixed_last_date_makes_the_dates_data_the_same_on_any_day(capsys):

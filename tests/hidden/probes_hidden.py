@@ -115,22 +115,22 @@ def lstm_step_with_one_unit(rng):
 def dlai_energies_die_at_zero(rng):
     """DLAI energies are 0 when the output bias is very negative"""
     from minigrad import Tensor
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(4, 3, score="dlai", rng=rng, dtype=np.float64)
+    from attention.additive import DlaiAttention
+    attention = DlaiAttention(4, 3, rng=rng, dtype=np.float64)
     attention.energy_out.bias.data[:] = -100.0
     a = Tensor(rng.standard_normal((2, 5, 4)), dtype=np.float64)
     s_prev = Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
-    return attention.energies(s_prev, a, attention.keys(a), t=1).data
+    return attention.energies(s_prev, a, attention.keys(a)).data
 
 
 @probe("3.4")
 def one_input_position_gets_all_the_attention(rng):
     """With one input position, α is 1 and c is a"""
     from minigrad import Tensor
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(4, 3, score="bahdanau", rng=rng, dtype=np.float64)
-    attention.energies = lambda s_prev, a, keys, t: Tensor(rng.standard_normal((2, 1, 1)), dtype=np.float64)
+    from attention.additive import BahdanauAttention
+    attention = BahdanauAttention(4, 3, rng=rng, dtype=np.float64)
+    attention.energies = lambda s_prev, a, keys: Tensor(rng.standard_normal((2, 1, 1)), dtype=np.float64)
     a = Tensor(rng.standard_normal((2, 1, 4)), dtype=np.float64)
     s_prev = Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
-    alpha, context = attention(s_prev, a, attention.keys(a), 1)
+    alpha, context = attention(s_prev, a, attention.keys(a))
     return [alpha.data, context.data]

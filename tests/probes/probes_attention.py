@@ -80,21 +80,21 @@ def states(rng):
 @probe("3.3")
 def dlai_energies(rng):
     """The DLAI scorer's energies and their graph"""
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score="dlai", rng=rng, dtype=np.float64)
+    from attention.additive import DlaiAttention
+    attention = DlaiAttention(N_A2, N_S, rng=rng, dtype=np.float64)
     attention.energy_out.bias.data[:] = 0.3
     a, s_prev = states(rng)
-    e = attention.energies(s_prev, a, attention.keys(a), t=2)
+    e = attention.energies(s_prev, a, attention.keys(a))
     return {"e": e.data, "reaches": reaches(e, a, s_prev, attention.energy_hidden.weight, attention.energy_out.weight)}
 
 
 @probe("3.3")
 def bahdanau_energies(rng):
     """Bahdanau's scorer's energies and their graph"""
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score="bahdanau", rng=rng, dtype=np.float64)
+    from attention.additive import BahdanauAttention
+    attention = BahdanauAttention(N_A2, N_S, rng=rng, dtype=np.float64)
     a, s_prev = states(rng)
-    e = attention.energies(s_prev, a, attention.keys(a), t=2)
+    e = attention.energies(s_prev, a, attention.keys(a))
     return {"e": e.data, "reaches": reaches(e, a, s_prev, attention.query.weight, attention.key.weight,
                                             attention.v.weight)}
 
@@ -102,13 +102,15 @@ def bahdanau_energies(rng):
 # --- 3.4 -------------------------------------------------------------------------------------
 def attend_with_given_energies(score, rng, t=3):
     """α and c of decoder step t when the scorer (task 3.3) returns known energies."""
+    import minigrad as mg
     from minigrad import Tensor
-    from attention.additive import AdditiveAttention
-    attention = AdditiveAttention(N_A2, N_S, score=score, rng=rng, dtype=np.float64)
+    from attention.additive import make_attention
+    attention = make_attention(score, N_A2, N_S, rng=rng, dtype=np.float64)
     energies = Tensor(rng.standard_normal((B, TX, 1)), requires_grad=True, dtype=np.float64)
-    attention.energies = lambda s_prev, a, keys, t: energies
+    attention.energies = lambda s_prev, a, keys: energies
     a, s_prev = states(rng)
-    alpha, context = attention(s_prev, a, attention.keys(a), t)
+    with mg.scope("decoder", step=t):
+        alpha, context = attention(s_prev, a, attention.keys(a))
     return {"alpha": alpha.data, "context": context.data, "names": [alpha.name, context.name],
             "reaches": reaches(alpha, energies) + reaches(context, a, energies),
             "context through MatMul": "MatMul" in functions_used(context)}

@@ -1,0 +1,111 @@
+"""attention.fast: the fast twin gives the composed model's outputs and gradients, and its
+Functions' analytic backwards agree with central differences (float64 throughout)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from attention.fast import Attention, AttentionLSTMStep, FastSeq2SeqAttention, fast
+from attention.seq2seq import ModelConfig, Seq2SeqAttention
+
+CELLS = ["lstm", "gru", "rnn"]
+SCORES = ["dlai", "bahdanau"]
+B, TX, N_A2, N_S, HIDDEN = 3, 5, 4, 3, 3
+
+
+def small_model(cell, score, seed=0):
+    config = ModelConfig(input_vocab=7, output_vocab=5, Tx=6, Ty=3, n_a=4, n_s=5, attention_hidden=3,
+                         cell=cell, score=score)
+    model = Seq2SeqAttention(config, rng=np.random.default_rng(seed), dtype=np.float64)
+    rng = np.random.default_rng(seed + 1)
+    for name, p in model.named_parameters():
+        if "bias" in name.rsplit(".", 1)[-1]:  # no bias may hide behind its zero initialisation
+            p.data[...] = rng.normal(0, 0.3, p.shape)
+    if score == "dlai":
+        model.attention.energy_out.bias.data[...] = 0.4  # keep the relu mostly alive: α not uniform
+    return model
+
+
+def run(model, x, y):
+    for p in model.parameters():
+        p.grad = None
+    logits, alpha = model(x)
+    loss = mg.cross_entropy(logits, y)
+    loss.backward()
+    return logits, alpha, loss, {name: p.grad.copy() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("score", SCORES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_twin_gives_the_composed_models_outputs_and_gradients(cell, score):
+    composed = small_model(cell, score)
+    twin = fast(composed)
+    assert isinstance(twin, FastSeq2SeqAttention) and fast(twin) is twin
+    assert [id(p) for p in twin.parameters()] == [id(p) for p in composed.parameters()]
+    assert list(twin.state_dict()) == list(composed.state_dict())
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 7, size=(4, 6))
+    y = rng.integers(0, 5, size=(4, 3))
+    logits, alpha, loss, grads = run(composed, x, y)
+    fast_logits, fast_alpha, fast_loss, fast_grads = run(twin, x, y)
+    assert alpha.data.std(axis=-1).min() > 1e-3  # the attention path is exercised
+    np.testing.assert_allclose(fast_logits.data, logits.data, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast_alpha.data, alpha.data, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast_loss.item(), loss.item(), rtol=1e-13)
+    for name, grad in grads.items():
+        assert np.abs(grad).max() > 0, f"{name}: a zero gradient makes the comparison vacuous"
+        np.testing.assert_allclose(fast_grads[name], grad, rtol=0, atol=1e-12, err_msg=name)
+    with mg.no_grad():
+        predicted, alphas = twin.predict(x)
+    np.testing.assert_array_equal(predicted, composed.predict(x)[0])
+    np.testing.assert_allclose(alphas, alpha.data, atol=1e-12)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_the_twin_has_few_named_nodes(score):
+    """Per decoder step one AttentionLSTMStep node, one LSTMSequence per encoder direction, one
+    output-layer matmul after the loop; the step's slices carry the seed's names."""
+    model = small_model("lstm", score)
+    x = np.zeros((2, 6), dtype=np.int64)
+    logits, alpha = fast(model)(x)
+    tensors = mg.topological_order(logits, all_inputs=True)
+    kinds = [type(t.grad_fn).__name__ for t in tensors if t.grad_fn is not None]
+    assert kinds.count("AttentionLSTMStep") == 3 and kinds.count("LSTMSequence") == 2
+    users_of_output_weight = [t for t in tensors if t.grad_fn is not None
+                              and any(i is model.output.weight for i in t.grad_fn.inputs)]
+    assert len(users_of_output_weight) == 1 and users_of_output_weight[0].shape == (2 * 3, 5)
+    names = {t.name for t in tensors + mg.topological_order(alpha, all_inputs=True)}
+    assert {"a", "s<1>", "memory<2>", "alpha<3,·>", "[s<1>; memory<1>; alpha<1,·>]", "logits"} <= names
+    composed_logits, _ = model(x)
+    assert len(tensors) < len(mg.topological_order(composed_logits, all_inputs=True)) / 4
+
+
+def attention_inputs(score, rng, lstm: bool):
+    """Float64 inputs of an Attention (or AttentionLSTMStep) node, the dlai pre-relu energies
+    kept away from the kink at 0 and of both signs, so the relu's mask is exercised."""
+    def tensor(*shape, scale=0.7):
+        return mg.Tensor(rng.normal(0, scale, shape), requires_grad=True, dtype=np.float64)
+    for _ in range(200):
+        keys, a, s_prev = tensor(B, TX, HIDDEN), tensor(B, TX, N_A2), tensor(B, N_S)
+        query, energy = tensor(N_S, HIDDEN), tensor(HIDDEN, 1)
+        score_inputs = [query, energy] + ([tensor(1)] if score == "dlai" else [])
+        cell = [tensor(B, N_S), tensor(N_A2, 4 * N_S), tensor(4 * N_S), tensor(N_S, 4 * N_S)] if lstm else []
+        if score == "bahdanau":
+            break
+        pre = np.tanh(keys.data + (s_prev.data @ query.data)[:, None]) @ energy.data + score_inputs[2].data
+        if np.abs(pre).min() > 0.05 and 0.3 < (pre > 0).mean() < 0.9:
+            break
+    else:
+        pytest.fail("no draw gave dlai energies away from the relu's kink")
+    return [keys, a, s_prev] + cell + score_inputs
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_attention_gradcheck(score):
+    inputs = attention_inputs(score, np.random.default_rng(3), lstm=False)
+    assert mg.gradcheck(lambda *xs: Attention.apply(*xs), inputs, atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_attention_lstm_step_gradcheck(score):
+    inputs = attention_inputs(score, np.random.default_rng(4), lstm=True)
+    assert mg.gradcheck(lambda *xs: AttentionLSTMStep.apply(*xs), inputs, atol=1e-7, rtol=1e-5)
