@@ -27,7 +27,7 @@ from datetime import date
 
 import numpy as np
 
-from attention.data import make_dataset
+from attention.data import DlaiDateTask
 from attention.data.spellings import draw_spelling
 from attention.decode import DEFAULT_MIN_CONFIDENCE, flag_rates, task_class, translate
 from attention.train import TrainConfig, build, load_checkpoint, train
@@ -99,14 +99,9 @@ def dateparser_answer(text: str) -> str | None:
 
 
 def assignment_set(n: int, seed: int, trained: set) -> list:
-    """n pairs drawn as the assignment drew them, up to ASSIGNMENT_END, that no model trained on."""
-    pairs, draws = [], 0
-    while len(pairs) < n:
-        fresh = [pair for pair in make_dataset(4 * n, seed=seed + draws, end=ASSIGNMENT_END)
-                 if pair[0] not in trained]
-        pairs += fresh[:n - len(pairs)]
-        draws += 1
-    return pairs
+    """n different pairs drawn as the assignment drew them, up to ASSIGNMENT_END, that no model trained on."""
+    pairs = DlaiDateTask(end=ASSIGNMENT_END).make_pairs(2 * n + len(trained), seed=seed)
+    return [pair for pair in pairs if pair[0] not in trained][:n]
 
 
 def train_default(task: str, out: str, seed: int) -> None:

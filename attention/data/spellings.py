@@ -30,9 +30,10 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from attention.data.dates import (FORMATS, MONTH_NAMES, WEEKDAY_NAMES, SequenceTask, human_date,
-                                  is_calendar_date)
-from attention.data.vocab import Vocabulary, machine_vocabulary
+from attention.data.dates import (FORMATS, MONTH_NAMES, WEEKDAY_NAMES, human_date, is_calendar_date,
+                                  machine_vocabulary)
+from attention.data.task import SequenceTask
+from attention.data.vocab import Vocabulary
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2099, 12, 31)
 PIVOT = 69  # two-digit years 69..99 are 19xx, 00..68 are 20xx
