@@ -19,6 +19,7 @@ from attention.data import TASKS, SequenceTask
 # 0.6..0.8 that flagged all but one wrong answer and 0.1% of the right ones; bench_dates.py
 # reports it on other strings (--seed 7).
 DEFAULT_MIN_CONFIDENCE = 0.7
+CONFIDENCE_MEASURE = "product of max p"
 
 
 @dataclass
@@ -46,19 +47,28 @@ def check_min_confidence(value: float) -> float:
     return value
 
 
-def predict_with_confidence(model, X: np.ndarray, batch_size: int = 500):
-    """(indices (B, Ty), confidence (B,), α (B, Ty, Tx)) for token indices X, without a graph."""
-    indices, confidences, alphas = [], [], []
+def output_probabilities(model, X: np.ndarray, batch_size: int = 500):
+    """(probabilities (B, Ty, V) in float64, α (B, Ty, Tx)) for token indices X, without a graph."""
+    probabilities, alphas = [], []
     for start in range(0, len(X), batch_size):
         with mg.no_grad():
             logits, alpha = model(X[start:start + batch_size])
         logits = logits.data.astype(np.float64)
-        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
-        indices.append(probabilities.argmax(axis=-1))
-        confidences.append(probabilities.max(axis=-1).prod(axis=-1))
+        exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities.append(exponentials / exponentials.sum(axis=-1, keepdims=True))
         alphas.append(alpha.data)
-    return np.concatenate(indices), np.concatenate(confidences), np.concatenate(alphas)
+    return np.concatenate(probabilities), np.concatenate(alphas)
+
+
+def confidence(probabilities: np.ndarray) -> np.ndarray:
+    """CONFIDENCE_MEASURE of probabilities (B, Ty, V): one number in 0..1 per output."""
+    return probabilities.max(axis=-1).prod(axis=-1)
+
+
+def predict_with_confidence(model, X: np.ndarray, batch_size: int = 500):
+    """(indices (B, Ty), confidence (B,), α (B, Ty, Tx)) for token indices X, without a graph."""
+    probabilities, alphas = output_probabilities(model, X, batch_size)
+    return probabilities.argmax(axis=-1), confidence(probabilities), alphas
 
 
 def translate(model, machine_vocab, task_class, texts, X: np.ndarray):
