@@ -247,7 +247,10 @@ def separate(args, model_dirs: list) -> None:
         flagged = np.concatenate([a.flagged(measure(a.top), thresholds[name]) for a in on_report])
         print(f"{name:>20}  {thresholds[name]:.4g}: {counts(flagged, report_right)}")
     print(f"the library's measure ({CONFIDENCE_MEASURE}) at --min-confidence {args.min_confidence}, "
-          f"report strings:")
+          f"validation strings:")
+    for index, answers in enumerate(on_validation):
+        print(f"  model {index}: {counts(answers.flagged(answers.confidence, args.min_confidence), answers.right)}")
+    print("and report strings:")
     for index, answers in enumerate(on_report):
         print(f"  model {index}: {counts(answers.flagged(answers.confidence, args.min_confidence), answers.right)}")
     flagged = np.concatenate([a.flagged(a.confidence, args.min_confidence) for a in on_report])
