@@ -30,11 +30,12 @@ BATCH, REPEATS = 500, 5
 def held_out_dates(model_dir: str, count: int):
     """`count` dates the model was not trained on, as token indices (count, Tx)."""
     import numpy as np
-    from attention.data import DateTask
+    from attention.data import get_task
     from attention.train import load_checkpoint
     _, human, _, metadata = load_checkpoint(model_dir)
-    pairs = DateTask().make_pairs(count, seed=12345)
-    rows = [human.encode_padded(text.lower().replace(",", ""), metadata["model"]["Tx"])[0] for text, _ in pairs]
+    task = get_task(metadata["task"])
+    pairs = task.make_pairs(count, seed=12345)
+    rows = [human.encode_padded(task.clean(text), metadata["model"]["Tx"])[0] for text, _ in pairs]
     return np.stack(rows)
 
 

@@ -1,6 +1,6 @@
 """Does the default `train` reach 99% held-out exact match, and get the demo dates right, for every seed?
 
-    python bench/bench_seeds.py [--seeds 0 1 2] [--task dates] [--fused] [--keep DIR]
+    python bench/bench_seeds.py [--seeds 0 1 2] [--task dates] [--composed] [--keep DIR]
     python bench/bench_seeds.py --task dlai-dates --train-size 10000 --epochs 12 [--last-date 2026-11-25]
 
 Trains the default model (TrainConfig(), or the task and sizes given) once per seed and prints,
@@ -8,8 +8,8 @@ per seed: the first epoch at or above 99% and the wall time then, the last epoch
 the epoch the checkpoint keeps (the best held-out one), the whole run's wall time and its CPU
 time (with OPENBLAS_NUM_THREADS=1, about the wall time on a quiet machine), and how many of
 the demo dates `train` prints (the assignment's examples) the kept model gets right, and how
-many of those it would call unsure. The dlai-dates task draws up to --last-date, so a run
-repeats on any day. --keep DIR keeps each checkpoint as DIR/seedN (for bench_dates.py --model).
+many of those it would call unsure. It trains the fast twin unless --composed. The dlai-dates
+task draws up to --last-date, so a run repeats on any day. --keep DIR keeps each checkpoint as DIR/seedN (for bench_dates.py --model).
 """
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ from attention.train import TrainConfig, load_checkpoint, train
 
 DEMO_ANSWERS = ["1979-05-03", "2009-04-05", "2016-08-21", "2007-07-10", "2018-05-09", "2001-03-03",
                 "2001-03-03", "2001-03-01"]
+
+
+def path_option(composed: bool) -> dict:
+    """The config key for the path: `composed` once the fast twin is the default, `fused_cells` before."""
+    fields = TrainConfig.__dataclass_fields__
+    return {"composed": composed} if "composed" in fields else {"fused_cells": not composed}
 
 
 def demo(out: str) -> tuple[int, int, list[str]]:
@@ -42,17 +48,17 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=TrainConfig.train_size)
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--last-date", default="2026-11-25", help="dlai-dates only")
-    parser.add_argument("--fused", action="store_true")
+    parser.add_argument("--composed", action="store_true", help="train the teaching path (every gate a node)")
     parser.add_argument("--keep", metavar="DIR", help="keep each checkpoint as DIR/seedN")
     args = parser.parse_args()
     options = {"last_date": args.last_date} if args.task == "dlai-dates" else {}
     print(f"train --task {args.task}: {args.train_size} pairs, {args.epochs} epochs"
-          f"{', dates up to ' + args.last_date if options else ''}{', fused path' if args.fused else ''}")
+          f"{', dates up to ' + args.last_date if options else ''}{', composed path' if args.composed else ''}")
     print(f"{'seed':>4} {'first ≥ 99%':>12} {'seconds':>8} {'last epoch':>11} {'kept epoch':>11} {'total s':>8}"
           f" {'CPU s':>6} {'demo right':>11} {'unsure':>7}")
     for seed in args.seeds:
         config = TrainConfig(task=args.task, seed=seed, train_size=args.train_size, epochs=args.epochs,
-                             fused_cells=args.fused, **options)
+                             **path_option(args.composed), **options)
         with tempfile.TemporaryDirectory() as scratch:
             out = os.path.join(args.keep, f"seed{seed}") if args.keep else scratch
             cpu = time.process_time()

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention.data import (FORMATS, TASKS, DlaiDateTask, ReverseTask, SortTask, Vocabulary,
-                            format_date, get_task, human_date, human_vocabulary,
-                            machine_vocabulary, make_dataset, split_dataset)
-from attention.data.dates import human_characters, make_pair, random_date
+                            format_date, get_task, human_date, human_vocabulary, machine_vocabulary)
+from attention.data.dates import human_characters, random_date
 
 END = date(2019, 12, 31)  # a fixed last date, so the tests do not depend on today
 WEEKDAYS_FROM_THURSDAY = ["thursday", "friday", "saturday", "sunday", "monday", "tuesday", "wednesday"]
@@ -94,25 +93,30 @@ def test_unsupported_pattern_letters_are_refused():
 
 # --- the generator ----------------------------------------------------------------------------
 
+def assignment_pairs(n: int, seed: int, end: date | None = END):
+    """n pairs from the task's own pipeline, as training draws them."""
+    return DlaiDateTask(end=end).make_pairs(n, seed=seed)
+
+
 def test_labels_are_iso_and_match_their_human_string():
-    for human, iso in make_dataset(2_000, seed=0, end=END):
+    for human, iso in assignment_pairs(2_000, seed=0):
         day = date.fromisoformat(iso)
         assert iso == day.isoformat() and len(iso) == 10
         assert human in {human_date(day, pattern) for pattern in FORMATS}
 
 
 def test_dates_stay_in_range():
-    days = [date.fromisoformat(iso) for _, iso in make_dataset(5_000, seed=1, end=date(1971, 2, 1))]
+    days = [date.fromisoformat(iso) for _, iso in assignment_pairs(3_000, seed=1, end=date(1971, 2, 1))]
     assert min(days) >= date(1970, 1, 1) and max(days) <= date(1971, 2, 1)
     assert date(1970, 1, 1) in days and date(1971, 2, 1) in days  # both ends included
     today = date.today()
-    assert all(date.fromisoformat(iso) <= today for _, iso in make_dataset(500, seed=2))
+    assert all(date.fromisoformat(iso) <= today for _, iso in assignment_pairs(500, seed=2, end=None))
     with pytest.raises(ValueError):
         random_date(random.Random(0), end=date(1969, 12, 31))
 
 
 def test_dates_are_roughly_uniform_over_the_years():
-    days = [date.fromisoformat(iso) for _, iso in make_dataset(24_000, seed=3, end=END)]
+    days = [date.fromisoformat(iso) for _, iso in assignment_pairs(24_000, seed=3)]
     observed = Counter(day.year for day in days)
     years = range(1970, 2020)
     total_days = (END - date(1970, 1, 1)).days + 1
@@ -123,7 +127,8 @@ def test_dates_are_roughly_uniform_over_the_years():
 
 
 def test_format_frequencies_follow_the_list():
-    humans = [human for human, _ in make_dataset(24_000, seed=4, end=END)]
+    task, rng = DlaiDateTask(end=END), random.Random(4)  # draws, repeats kept: the formats' own weights
+    humans = [task.draw_pair(rng)[0] for _ in range(24_000)]
     weekdays = tuple(WEEKDAYS_FROM_THURSDAY)
     months = tuple(human_date(date(2000, month, 1), named).split()[0]  # "jan", "january", ...
                    for month in range(1, 13) for named in ("medium", "long"))
@@ -135,21 +140,15 @@ def test_format_frequencies_follow_the_list():
 
 
 def test_seeded_datasets_are_reproducible():
-    assert make_dataset(300, seed=5, end=END) == make_dataset(300, seed=5, end=END)
-    assert make_dataset(300, seed=5, end=END) != make_dataset(300, seed=6, end=END)
-    rng_a, rng_b = random.Random(9), random.Random(9)
-    assert [make_pair(rng_a, END) for _ in range(5)] == [make_pair(rng_b, END) for _ in range(5)]
+    assert assignment_pairs(300, seed=5) == assignment_pairs(300, seed=5)
+    assert assignment_pairs(300, seed=5) != assignment_pairs(300, seed=6)
 
 
-def test_held_out_split_shares_no_human_string():
-    pairs = make_dataset(5_000, seed=7, end=date(1970, 3, 31))  # few days: many repeats
-    train, held_out = split_dataset(pairs, held_out_fraction=0.1, seed=0)
-    train_humans, held_humans = [h for h, _ in train], [h for h, _ in held_out]
-    assert not set(train_humans) & set(held_humans)
-    assert len(set(train_humans + held_humans)) == len(train_humans) + len(held_humans) \
-        == len({h for h, _ in pairs})
-    assert abs(len(held_out) / (len(train) + len(held_out)) - 0.1) < 0.01
-    assert split_dataset(pairs, seed=0) == (train, held_out)
+def test_a_small_range_still_gives_distinct_sources():
+    pairs = assignment_pairs(600, seed=7, end=date(1970, 3, 31))  # 90 days: draws repeat often
+    assert len({human for human, _ in pairs}) == 600
+    with pytest.raises(ValueError, match="only .* different sources"):
+        assignment_pairs(2_000, seed=7, end=date(1970, 1, 31))
 
 
 # --- vocabularies ---------------------------------------------------------------------------
@@ -322,3 +321,6 @@ def test_task_registry():
     assert get_task("dlai-dates", end=END).end == END
     with pytest.raises(ValueError, match="unknown task 'french'.*dates, dlai-dates, reverse, sort"):
         get_task("french")
+    with pytest.raises(ValueError, match="two task classes are named 'sort': SortTask and Another"):
+        type("Another", (SortTask,), {"name": "sort"})
+    assert TASKS["sort"] is SortTask

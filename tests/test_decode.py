@@ -4,8 +4,8 @@ import pytest
 
 import minigrad as mg
 from attention.data import TASKS, BroadDateTask, ReverseTask, SequenceTask, machine_vocabulary
-from attention.decode import (Translation, check_min_confidence, flag_rates, predict_with_confidence,
-                              task_class, translate)
+from attention.decode import (Translation, check_min_confidence, confidence, flag_rates,
+                              output_probabilities, predict_with_confidence, task_class, translate)
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 
@@ -16,7 +16,7 @@ def small_model():
                                         attention_hidden=3, score="bahdanau"))
 
 
-def test_confidence_is_the_product_of_the_largest_probability_at_each_position(small_model):
+def test_confidence_is_the_smallest_of_the_largest_probability_at_each_position(small_model):
     X = np.random.default_rng(0).integers(0, 9, size=(7, 6))
     indices, confidence, alphas = predict_with_confidence(small_model, X, batch_size=3)
     logits, alpha = small_model(X)
@@ -25,11 +25,22 @@ def test_confidence_is_the_product_of_the_largest_probability_at_each_position(s
     for row in range(7):
         for t in range(10):
             probabilities = np.exp(logits[row, t]) / np.exp(logits[row, t]).sum()
-            expected[row] *= probabilities.max()
+            expected[row] = min(expected[row], probabilities.max())
     np.testing.assert_allclose(confidence, expected, rtol=1e-6)
     np.testing.assert_array_equal(indices, small_model.predict(X)[0])
     np.testing.assert_allclose(alphas, alpha.data, rtol=1e-5)  # batches of 3 vs one of 7: float32 rounding
     assert ((0 < confidence) & (confidence <= 1)).all()
+
+
+def test_output_probabilities_are_the_softmax_of_the_logits(small_model):
+    X = np.random.default_rng(2).integers(0, 9, size=(4, 6))
+    probabilities, _ = output_probabilities(small_model, X, batch_size=3)
+    logits = small_model(X)[0].data.astype(np.float64)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0)
+    np.testing.assert_allclose(confidence(probabilities[:1]),  # batch of 3 vs of 1: float32 rounding
+                               predict_with_confidence(small_model, X[:1])[1], rtol=1e-5)
 
 
 def test_translate_flags_outputs_that_are_not_calendar_dates(small_model):

@@ -92,6 +92,15 @@ def test_each_order_spells_a_day_in_its_own_way(order):
     assert expected[order] in texts, sorted(texts)[:20]
 
 
+def test_year_first_numbers_are_padded_or_not_field_by_field():
+    rng = random.Random(5)
+    texts = {spell(date(2093, 11, 2), "iso", rng)[0] for _ in range(200)}
+    assert {"2093-11-2", "2093.11.02", "2093/11/2"} <= texts  # the misread '2093.11.2' is drawn
+    shapes = {tuple(len(field) for field in re.split(r"[-/.]", text))
+              for text in {spell(date(2003, 1, 5), "iso", rng)[0] for _ in range(200)}}
+    assert shapes == {(4, 1, 1), (4, 1, 2), (4, 2, 1), (4, 2, 2)}
+
+
 def test_ordinals_and_the_th_misspelling():
     rng = random.Random(3)
     seen = Counter()

@@ -103,7 +103,7 @@ def test_cli_says_unsure_below_the_min_confidence(tmp_path, capsys):
     pairs.write_text("12345678\t87654321\n11112222\t22221111\n", encoding="utf-8")
     assert main(["evaluate", "--model", str(out), "--file", str(pairs)]) == 0
     printed = capsys.readouterr().out
-    assert "unsure        100.00% (confidence below 0.7" in printed
+    assert "unsure        100.00% (confidence below 0.95" in printed
     assert "flagged       100.00% of the 2 wrong answers, 0.00% of the 0 right ones" in printed
 
 

@@ -1,12 +1,13 @@
-"""The data: human dates and their ISO labels (the broad task and the assignment's), two toy
-tasks, and character vocabularies."""
-from attention.data.vocab import Vocabulary, human_vocabulary, machine_vocabulary
-from attention.data.dates import (FORMATS, DlaiDateTask, SequenceTask, format_date, human_date,
-                                  make_dataset, split_dataset)
+"""The data, read top-down: character vocabularies (vocab.py); what a task is and the registry of
+tasks by name (task.py); the assignment's dates (dates.py); the broad dates people write
+(spellings.py); two toy tasks (toy.py)."""
+from attention.data.vocab import Vocabulary
+from attention.data.task import TASKS, SequenceTask, get_task
+from attention.data.dates import (FORMATS, DlaiDateTask, format_date, human_date, human_vocabulary,
+                                  machine_vocabulary)
 from attention.data.spellings import BroadDateTask, two_digit_year
-from attention.data.toy import TASKS, ReverseTask, SortTask, get_task
+from attention.data.toy import ReverseTask, SortTask
 
-__all__ = ["Vocabulary", "human_vocabulary", "machine_vocabulary", "FORMATS", "format_date",
-           "human_date", "make_dataset", "split_dataset", "SequenceTask", "DlaiDateTask",
-           "BroadDateTask", "two_digit_year",
-           "ReverseTask", "SortTask", "TASKS", "get_task"]
+__all__ = ["Vocabulary", "TASKS", "SequenceTask", "get_task", "FORMATS", "DlaiDateTask",
+           "format_date", "human_date", "human_vocabulary", "machine_vocabulary", "BroadDateTask",
+           "two_digit_year", "ReverseTask", "SortTask"]

@@ -23,9 +23,8 @@ import random
 import string
 from datetime import date, timedelta
 
-import numpy as np
-
-from attention.data.vocab import Vocabulary, human_vocabulary, machine_vocabulary
+from attention.data.task import SequenceTask
+from attention.data.vocab import Vocabulary
 
 FORMATS = ["short", "medium", "long", "full", "full", "full", "full", "full", "full", "full",
            "full", "full", "full", "d MMM YYY", "d MMMM YYY", "dd MMM YYY", "d MMM, YYY",
@@ -104,6 +103,17 @@ def human_characters() -> list[str]:
     return sorted(set(clean(written + literals)))
 
 
+def human_vocabulary() -> Vocabulary:
+    """The assignment's 37-entry input vocabulary: every character a generated date can
+    contain (35, sorted), then `<unk>` (35) and `<pad>` (36)."""
+    return Vocabulary(human_characters(), specials=True)
+
+
+def machine_vocabulary() -> Vocabulary:
+    """The 11 characters of an ISO date YYYY-MM-DD, sorted: '-' then '0'..'9'."""
+    return Vocabulary(sorted("-0123456789"), specials=False)
+
+
 def random_date(rng: random.Random, start: date = FIRST_DATE, end: date | None = None) -> date:
     """A date drawn uniformly from start to end, both included; end defaults to today."""
     end = date.today() if end is None else end
@@ -116,89 +126,6 @@ def make_pair(rng: random.Random, end: date | None = None) -> tuple[str, str]:
     """One (human, iso) pair, such as ('thursday may 3 1979', '1979-05-03')."""
     day = random_date(rng, end=end)
     return human_date(day, rng.choice(FORMATS)), day.isoformat()
-
-
-def make_dataset(n: int, seed: int, end: date | None = None) -> list[tuple[str, str]]:
-    """n (human, iso) pairs as the assignment drew them (repeats possible); same seed, same list.
-
-    `end` defaults to today, so only an explicit `end` gives the same list on another day.
-    """
-    rng = random.Random(seed)
-    end = date.today() if end is None else end
-    return [make_pair(rng, end) for _ in range(n)]
-
-
-def split_dataset(pairs, held_out_fraction: float = 0.1, seed: int = 0):
-    """(train, held_out) from `pairs`, first keeping one pair per human string, so that no
-    human string is in both."""
-    if not 0 <= held_out_fraction <= 1:
-        raise ValueError(f"held_out_fraction must be between 0 and 1, got {held_out_fraction}")
-    unique = list({human: (human, iso) for human, iso in reversed(pairs)}.values())[::-1]
-    random.Random(seed).shuffle(unique)
-    held = round(held_out_fraction * len(unique))
-    return unique[held:], unique[:held]
-
-
-class SequenceTask:
-    """What the trainer needs to know about a translation task; a task only says how to draw one pair.
-
-    Every task has a `name`, an input vocabulary `human_vocab`, an output vocabulary
-    `machine_vocab`, the input length `Tx` and the output length `Ty`. `make_pairs(n, seed)`
-    gives n (source, target) strings and `encode(pairs)` turns them into the index arrays
-    X (n, Tx) and Y (n, Ty). The toy tasks in toy.py follow the same pattern.
-    """
-
-    name: str
-    clean = staticmethod(str)  # what every input goes through first, in training and in use
-    human_vocab: Vocabulary
-    machine_vocab: Vocabulary
-    Tx: int
-    Ty: int
-
-    @staticmethod
-    def is_valid(output: str) -> bool:
-        """Whether an output is one this task can have; the date tasks check the calendar."""
-        return True
-
-    def draw_pair(self, rng: random.Random) -> tuple[str, str]:
-        """One random (source, target) pair."""
-        raise NotImplementedError
-
-    def make_pairs(self, n: int, seed: int) -> list[tuple[str, str]]:
-        """n pairs with n different sources, the same for the same seed.
-
-        Sources never repeat, so however the list is split, no held-out input was trained on.
-        """
-        rng = random.Random(seed)
-        pairs, seen = [], set()
-        draws_left = 100 * n + 1000  # a small task may have fewer distinct sources than asked for
-        while len(pairs) < n:
-            if draws_left == 0:
-                raise ValueError(f"the {self.name} task found only {len(pairs)} different sources, "
-                                 f"{n} were asked for")
-            draws_left -= 1
-            source, target = self.draw_pair(rng)
-            if source not in seen:
-                seen.add(source)
-                pairs.append((source, target))
-        return pairs
-
-    def encode(self, pairs) -> tuple[np.ndarray, np.ndarray]:
-        """X (n, Tx) int64, padded with `<pad>`, and Y (n, Ty) int64."""
-        X = np.empty((len(pairs), self.Tx), dtype=np.int64)
-        Y = np.empty((len(pairs), self.Ty), dtype=np.int64)
-        for row, (source, target) in enumerate(pairs):
-            if len(target) != self.Ty:
-                raise ValueError(f"target {target!r} has {len(target)} characters, the {self.name} "
-                                 f"task's outputs have Ty = {self.Ty}")
-            X[row], truncated, _ = self.human_vocab.encode_padded(source, self.Tx)
-            if truncated:
-                raise ValueError(f"source {source!r} is longer than the {self.name} task's Tx = {self.Tx}")
-            Y[row] = self.machine_vocab.encode(target)
-        return X, Y
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, Tx={self.Tx}, Ty={self.Ty})"
 
 
 class DlaiDateTask(SequenceTask):

@@ -30,9 +30,10 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from attention.data.dates import (FORMATS, MONTH_NAMES, WEEKDAY_NAMES, SequenceTask, human_date,
-                                  is_calendar_date)
-from attention.data.vocab import Vocabulary, machine_vocabulary
+from attention.data.dates import (FORMATS, MONTH_NAMES, WEEKDAY_NAMES, human_date, is_calendar_date,
+                                  machine_vocabulary)
+from attention.data.task import SequenceTask
+from attention.data.vocab import Vocabulary
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2099, 12, 31)
 PIVOT = 69  # two-digit years 69..99 are 19xx, 00..68 are 20xx
@@ -117,10 +118,8 @@ def spell(day: date, order: str, rng: random.Random, two_digit: float = 0.25,
             tags.add("two-digit year")
         return human_date(day, pattern), tags
     if order == "iso":
-        separator = rng.choice("-/.")
-        month, day_of_month = ((f"{day.month:02d}", f"{day.day:02d}") if rng.random() < 0.8
-                               else (str(day.month), str(day.day)))
-        return separator.join([str(day.year), month, day_of_month]), tags
+        separator = rng.choice("-/.")  # month and day padded or not each on its own: '2093.11.2'
+        return separator.join([str(day.year), number(day.month, rng), number(day.day, rng)]), tags
     if order == "compact":
         return day.strftime("%Y%m%d"), tags
     year = year_text(day.year, rng, tags, two_digit)

@@ -1,4 +1,4 @@
-"""Two small tasks that train in seconds, and the registry of every task by name.
+"""Two small tasks that train in seconds.
 
 - reverse: "20571148" → "84117502". Output t must look at input Tx + 1 − t: attention by position.
 - sort:    "20571148" → "01124578". Output t must find the t-th smallest digit wherever it
@@ -9,8 +9,7 @@ from __future__ import annotations
 import random
 import string
 
-from attention.data.dates import DlaiDateTask, SequenceTask
-from attention.data.spellings import BroadDateTask
+from attention.data.task import SequenceTask
 from attention.data.vocab import Vocabulary
 
 
@@ -48,13 +47,3 @@ class SortTask(DigitsTask):
 
     def target(self, source: str) -> str:
         return "".join(sorted(source))
-
-
-TASKS = {"dates": BroadDateTask, "dlai-dates": DlaiDateTask, "reverse": ReverseTask, "sort": SortTask}
-
-
-def get_task(name: str, **options) -> SequenceTask:
-    """A task by name, made with `options` (such as length=6 or end=date(2020, 1, 1))."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; the known tasks are {', '.join(sorted(TASKS))}")
-    return TASKS[name](**options)

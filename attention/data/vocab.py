@@ -95,15 +95,3 @@ class Vocabulary:
                 raise ValueError(f"a saved vocabulary with specials ends with {UNKNOWN!r}, {PADDING!r}")
             tokens = tokens[:-2]
         return cls(tokens, specials=bool(specials))
-
-
-def human_vocabulary() -> Vocabulary:
-    """The assignment's 37-entry input vocabulary: every character a generated date can
-    contain (35, sorted), then `<unk>` (35) and `<pad>` (36)."""
-    from attention.data.dates import human_characters  # imported here: dates.py builds on this module
-    return Vocabulary(human_characters(), specials=True)
-
-
-def machine_vocabulary() -> Vocabulary:
-    """The 11 characters of an ISO date YYYY-MM-DD, sorted: '-' then '0'..'9'."""
-    return Vocabulary(sorted("-0123456789"), specials=False)
