@@ -29,6 +29,7 @@ from attention.data.spellings import clean as clean_date
 from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_rates, translate, task_class
 from attention.seq2seq import Seq2SeqAttention
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
+from minigrad.threads import blas_threads
 from minigrad.viz.draw import LAYOUTS
 
 DEMO_DATES = ["3 may 1979", "5 april 09", "21th of august 2016", "tue 10 jul 2007",
@@ -355,7 +356,8 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = lambda message, *rest, **kw: f"warning: {message}\n"
     try:
-        return args.run(args)
+        with blas_threads():  # every command multiplies the date model's small matrices (minigrad/threads.py)
+            return args.run(args)
     except (UsageError, CheckpointError, mg.viz.GraphvizNotInstalledError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

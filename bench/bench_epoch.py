@@ -20,7 +20,8 @@ Sections:
   converge  wall time of the first contender's `train --target-exact 0.99` on the default task
   memory    peak RSS and RSS after steps 1, 100 and 1,000 (bench/bench_train.py --run)
   scaling   per-epoch time (steps and held-out evaluation, on random pairs: the model's cost does
-            not depend on the data) as Tx goes 10 → 30 → 100 and the batch 32 → 100 → 500
+            not depend on the data) as Tx goes 10 → 30 → 100 and the batch 32 → 100 → 500,
+            minigrad on its training threads (minigrad/threads.py) as `train` runs it
 Contenders are `NAME=FLAGS` (the flags of `python -m attention train`); the defaults are the
 default `train` and `train --composed`, whose targets are ≤ 0.8 and ≤ 1.3 of PyTorch's epoch.
 The machine may be shared: the load average is printed at both ends, and a figure is only worth
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -126,11 +128,12 @@ def ratio_to_torch(per_task: dict, name: str):
     return statistics.median(per_task[name]) / statistics.median(per_task[TORCH])
 
 
-def time_to_target(flags: list[str], target: float, max_epochs: int, train_size: int | None = None) -> dict:
+def time_to_target(flags: list[str], target: float, max_epochs: int, train_size: int | None = None,
+                   what: str = "train to the target") -> dict:
     """Wall time of `train FLAGS --target-exact TARGET` (default task), from the command to its exit."""
     extra = ["--target-exact", str(target)] + (["--train-size", str(train_size)] if train_size else [])
     with tempfile.TemporaryDirectory() as out:
-        seconds, stdout = run(train_command(flags, out, max_epochs, *extra), "train to the target")
+        seconds, stdout = run(train_command(flags, out, max_epochs, *extra), what)
     epochs = [line.split() for line in stdout.splitlines() if line.startswith("epoch ")]
     if not epochs:
         raise BenchError(f"train printed no epoch lines:\n{stdout}")
@@ -179,6 +182,7 @@ def scaling_section(pairs: int, held_out: int) -> dict:
 
 def scaling_worker(path: str, pairs: int, held_out: int) -> list:
     """[[[tx, batch], seconds]]: one epoch of `path` for each shape, after one warm-up step."""
+    from minigrad.threads import blas_threads
     from twin import minigrad_model, synthetic_pairs, torch_model
     shapes = [(tx, 100) for tx in TX_STEPS] + [(30, batch) for batch in BATCH_STEPS if batch != 100]
     results = []
@@ -190,9 +194,10 @@ def scaling_worker(path: str, pairs: int, held_out: int) -> list:
         else:
             model = minigrad_model(path, tx)
             epoch = minigrad_epoch(model, X[held_out:], Y[held_out:], X[:held_out], Y[:held_out], batch)
-        epoch(warm_up=True)
-        start = time.perf_counter()
-        epoch()
+        with nullcontext() if path == "torch-fused" else blas_threads():  # as `train` runs
+            epoch(warm_up=True)
+            start = time.perf_counter()
+            epoch()
         results.append([[tx, batch], time.perf_counter() - start])
     return results
 
@@ -326,7 +331,7 @@ def main(argv=None) -> int:
                              "is the one timed to 99%%")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=TASKS)
     parser.add_argument("--rounds", type=int, help="interleaved rounds of the epoch section (default 3, quick 1)")
-    parser.add_argument("--train-size", type=int, help="pairs per epoch (default train's 20,000; quick 500)")
+    parser.add_argument("--train-size", type=int, help="pairs per epoch (default train's 20,000; quick 200)")
     parser.add_argument("--score", choices=("dlai", "bahdanau"), default="bahdanau",
                         help="the attention score of every contender (default: train's)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
@@ -351,7 +356,7 @@ def main(argv=None) -> int:
 
 def report(args, contenders: dict) -> int:
     quick = args.quick
-    train_size = args.train_size or (500 if quick else 20_000)
+    train_size = args.train_size or (200 if quick else 20_000)
     rounds = args.rounds or (1 if quick else 3)
     print(f"command: python bench/bench_epoch.py {' '.join(map(shlex.quote, sys.argv[1:]))}".rstrip())
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start; {os.cpu_count()} CPUs; "
@@ -362,16 +367,17 @@ def report(args, contenders: dict) -> int:
     if "epoch" in args.sections:
         epochs = epoch_section(contenders, args.tasks, rounds, train_size, args.score)
     if "converge" in args.sections:
-        first = next(iter(contenders.values()))
-        convergence = (time_to_target(first, 0.99, max_epochs=1, train_size=train_size) if quick
-                       else time_to_target(first, 0.99, max_epochs=12))
+        name, flags = next(iter(contenders.items()))
+        convergence = time_to_target(flags, 0.99, max_epochs=1 if quick else 12,
+                                     train_size=train_size if quick else None,
+                                     what=f"contender {name}, trained to 99%,")
         print("\nwall time to 99% held-out exact match (default task and score, seed 0, checkpoint "
               f"included{', quick: one epoch of ' + str(train_size) + ' pairs' if quick else ''})\n  "
               + describe_convergence(convergence))
     if "memory" in args.sections:
         memory = memory_section(100 if quick else 1000)
     if "scaling" in args.sections:
-        scaling = scaling_section(*((200, 100) if quick else (2000, 500)))
+        scaling = scaling_section(*((100, 50) if quick else (2000, 500)))
     summary(epochs, convergence, memory, scaling)
     print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; "
           f"{time.perf_counter() - started:.0f} s in all")
