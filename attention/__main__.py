@@ -31,6 +31,7 @@ from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_
 from attention.fast import fast
 from attention.plot import draw_decoder_step
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
+from minigrad.threads import blas_threads
 from minigrad.viz.draw import LAYOUTS
 
 DEMO_DATES = ["3 may 1979", "5 april 09", "21th of august 2016", "tue 10 jul 2007",
@@ -336,7 +337,8 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = lambda message, *rest, **kw: f"warning: {message}\n"
     try:
-        return args.run(args)
+        with blas_threads():  # every command multiplies the date model's small matrices (minigrad/threads.py)
+            return args.run(args)
     except (UsageError, CheckpointError, mg.viz.GraphvizNotInstalledError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,56 @@
+"""bench/bench_epoch.py: its quick mode runs every section for real, and it refuses bad contenders plainly."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "bench", "bench_epoch.py")
+ENVIRONMENT = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=ROOT,
+                          env=ENVIRONMENT, timeout=1200)
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_quick_mode_measures_every_section():
+    pytest.importorskip("torch")
+    # "default=" is `train` with no flag: the same command before and after the fast twin lands
+    done = bench("--quick", "--tasks", "dlai-dates", "--contender", "default=")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("command: python bench/bench_epoch.py --quick --tasks dlai-dates --contender default=")
+    assert len(re.findall(r"load average \d+\.\d\d \d+\.\d\d \d+\.\d\d at the (start|end)", out)) == 2
+    epoch = re.search(r"dlai-dates\s+default\s+(\d+\.\d\d)\s+\(\S+\)\s+(\d+\.\d\d)\s+≤0\.8 (met|NOT MET)", out)
+    torch_row = re.search(r"dlai-dates\s+torch-fused\s+(\d+\.\d\d)", out)
+    assert epoch and torch_row, out
+    seconds, ratio, torch_seconds = float(epoch[1]), float(epoch[2]), float(torch_row[1])
+    assert seconds > 0 and torch_seconds > 0
+    assert ratio == pytest.approx(seconds / torch_seconds, abs=0.01 + 0.01 * ratio)
+    assert re.search(r"train\s+\d+\.\d s  1 epochs  99% (reached|NOT reached \(last \d+\.\d\d%\))", out)
+    memory = re.search(r"minigrad\s+(\d+)\s+(\d+)\s+(\d+)\s+—\s+(\d+)", out)
+    assert memory and int(memory[4]) >= max(int(memory[2]), int(memory[3])) > 0, out
+    for path in ("default", "composed", "torch-fused"):
+        assert re.search(rf"\| {path} s/epoch, Tx 10 → 30 → 100 \(batch 100\) \| \d+\.\d\d → \d+\.\d\d → \d+\.\d\d \|", out)
+    assert "| dlai-dates: default epoch ÷ torch-fused |" in out
+
+
+@pytest.mark.parametrize("spec", ["default", "=--composed", "torch-fused="])
+def test_a_contender_without_name_and_flags_is_refused_plainly(spec):
+    done = bench("--sections", "epoch", "--contender", spec)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: --contender {spec!r}: give NAME=FLAGS")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_train_flag_that_does_not_exist_names_the_contender_and_trains_error():
+    done = bench("--sections", "converge", "--quick", "--contender", "odd=--no-such-flag")
+    assert done.returncode == 2
+    assert "contender odd, trained to 99%, failed (exit 2)" in done.stderr
+    assert "unrecognized arguments: --no-such-flag" in done.stderr
+    assert "Traceback" not in done.stderr
