@@ -139,30 +139,24 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
             grad_output = pending.pop(tensor)
             if tensor._hooks:
                 grad_output = _run_hooks(tensor, grad_output)
-            if tensor.grad_fn is None:
+            fn = tensor.grad_fn
+            if fn is None:
                 _store_leaf_grad(tensor, grad_output)
-            else:
-                tensor.grad = grad_output
-                grad_inputs = _run_function(tensor, grad_output, pending, owned)
+                continue
+            tensor.grad = grad_output
+            if fn.saved:
+                _check_versions(fn, tensor)
+            grad_inputs = fn.backward(grad_output)
+            for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
+                if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
+                    if MODES.detect_anomaly:
+                        _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
+                    accumulate(pending, owned, tensor_input, grad_input)
         fn = completed[0].grad_fn
         if record and fn is not None:
             yield BackwardStep(index, fn, completed[0], completed[0].grad,
                                tuple(dense(g) for g in grad_inputs), format_location(completed[0].created_at),
                                tuple(completed))
-
-
-def _run_function(tensor, grad_output, pending: dict, owned: set) -> tuple:
-    """Pass `tensor`'s complete gradient through the Function that made it, into `pending`."""
-    fn = tensor.grad_fn
-    if fn.saved:
-        _check_versions(fn, tensor)
-    grad_inputs = fn.backward(grad_output)
-    for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
-        if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
-            if MODES.detect_anomaly:
-                _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
-            accumulate(pending, owned, tensor_input, grad_input)
-    return grad_inputs
 
 
 def backward(root, grad=None) -> None:

@@ -54,15 +54,26 @@ class Function:
                 break
         fn = cls()
         fn.saved = ()
+        n = len(tensors)  # one and two inputs spelt out here and below: this runs for every op made
         try:
-            data = fn.forward(*[t._data for t in tensors], **params)
+            if n == 1:
+                data = fn.forward(tensors[0]._data, **params)
+            elif n == 2:
+                data = fn.forward(tensors[0]._data, tensors[1]._data, **params)
+            else:
+                data = fn.forward(*[t._data for t in tensors], **params)
         except (ValueError, IndexError, TypeError) as error:
             raise op_error(cls.__name__, str(error), tensors) from error
         except MemoryError as error:
             raise op_error(cls.__name__, f"numpy could not allocate the result ({error})", tensors) from error
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        needs_input_grad = tuple([t.requires_grad for t in tensors])
+        if n == 1:
+            needs_input_grad = (tensors[0].requires_grad,)
+        elif n == 2:
+            needs_input_grad = (tensors[0].requires_grad, tensors[1].requires_grad)
+        else:
+            needs_input_grad = tuple([t.requires_grad for t in tensors])
         requires_grad = MODES.grad_enabled and True in needs_input_grad
         out = Tensor._make(data, fn if requires_grad else None, requires_grad, location)
         if requires_grad:

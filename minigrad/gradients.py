@@ -71,7 +71,7 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
     then owned. Every pending gradient is an ndarray, also for a 0-d tensor: numpy arithmetic
     on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost.
     """
-    dtype = tensor.data.dtype
+    dtype = tensor._data.dtype
     previous = pending.get(tensor)
     if type(grad_input) is SliceGradient:
         if previous is None:

@@ -488,8 +488,8 @@ def test_os_exit_at_import_costs_only_the_submitters_points(manifest, student, t
 
 def test_an_endless_loop_fails_its_own_probes_and_the_others_still_score(manifest, tmp_path, child_python, reference):
     source = (PROJECT / "minigrad/ops/elementwise.py").read_text()
-    looping = source.replace("        a, b = self.saved\n        a_in, b_in = self.inputs\n",
-                             "        a, b = self.saved\n        a_in, b_in = self.inputs\n        while True:\n"
+    looping = source.replace("        a, b = self.saved\n        needs_a, needs_b = self.needs_input_grad\n",
+                             "        a, b = self.saved\n        needs_a, needs_b = self.needs_input_grad\n        while True:\n"
                              "            pass\n", 1)
     assert looping != source
     write(tmp_path / "submission/minigrad/ops/elementwise.py", looping)
