@@ -297,7 +297,9 @@ def test_the_exported_translator_predicts_what_minigrad_predicts(trained, tmp_pa
     predicted = np.concatenate([Exported().predict(X_held[i:i + 250])[0] for i in range(0, 1000, 250)])
     assert len(X_held) == 1000
     np.testing.assert_array_equal(predicted, model.predict(X_held)[0])
-    assert evaluate(Exported(), X_held, Y_held) == evaluate(model, X_held, Y_held)
+    exported, reference = evaluate(Exported(), X_held, Y_held), evaluate(model, X_held, Y_held)
+    assert exported["exact_match"] == reference["exact_match"] and exported["per_position"] == reference["per_position"]
+    assert exported["sharpness"] == pytest.approx(reference["sharpness"], rel=1e-6)  # α in float32 from two runtimes
 
 
 def test_export_of_a_missing_model_is_a_usage_error(tmp_path, capsys):
