@@ -150,8 +150,9 @@ def _leaks(manifest: Manifest, task, blocks: dict, tree: Path, generic: str) -> 
     the reference code kept for the other tasks.
 
     A line tells only if it computes something, is long enough to be specific, and does not
-    stand anywhere in the fully stubbed code anyway (`generic`: `if b_in.requires_grad else None`
-    is a pattern every op repeats, not a solution).
+    stand anywhere in the fully stubbed code anyway (`generic`: Add's line
+    `sum_to_shape(g, a_shape) if needs_a else None,` is Sub's too, outside any block: the op
+    contract's pattern, not a solution).
     """
     lines = {line.strip() for file, found in blocks.items() for block in found if block.task == task.id
              for line in (manifest.root / file).read_text().splitlines()[block.begin:block.end - 1]}

@@ -10,8 +10,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from minigrad.gradients import dense
 from minigrad.errors import MinigradError
+from minigrad.gradients import dense
 from minigrad.tensor import Tensor
 
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad.modes import enable_grad
-from minigrad.order import topological_order
 from minigrad.errors import MinigradError, describe, format_location
+from minigrad.modes import enable_grad
 from minigrad.nn.module import Module, Parameter
+from minigrad.order import topological_order
 from minigrad.tensor import Tensor
 
 OPSET = 18  # ReduceMax/ReduceMean take their axes as an input from 18 on; ONNX Runtime ≥ 1.14 runs it

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import autograd
-from minigrad.modes import MODES, step_name
 from minigrad.errors import DTypeError, GradError, describe, format_location, op_error, user_location
+from minigrad.modes import MODES, step_name
 
 
 def as_array(data, dtype=None) -> np.ndarray:

@@ -1,15 +1,16 @@
 """The gradient of x[index] for every index kind, against np.add.at, on both sides of the size
-where SliceGradient switches to summing rows with reduceat (more than 64 distinct rows), and
-whatever layout the gradient already collected for x has (a transposed one is not a view of its
-reshape)."""
+where SliceGradient switches to summing rows with reduceat (more than REDUCEAT_ABOVE_RUNS distinct
+rows), and whatever layout the gradient already collected for x has (a transposed one is not a
+view of its reshape)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import minigrad as mg
-from minigrad.gradients import SliceGradient
+from minigrad.gradients import REDUCEAT_ABOVE_RUNS, SliceGradient
 
-ROWS = [1, 3, 10, 64, 65, 70, 130]  # either side of the 64-distinct-rows switch
+SWITCH = REDUCEAT_ABOVE_RUNS
+ROWS = [1, 3, 10, SWITCH, SWITCH + 1, SWITCH + 6, 2 * SWITCH + 2]  # either side of the switch
 
 
 @st.composite

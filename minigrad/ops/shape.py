@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.gradients import SliceGradient
 from minigrad.function import Function
+from minigrad.gradients import SliceGradient
 from minigrad.ops.broadcast import sum_to_shape
 
 

@@ -13,10 +13,10 @@ import graphviz
 import numpy as np
 
 from minigrad.autograd import backward_schedule
-from minigrad.order import topological_order
 from minigrad.errors import MinigradError, format_location
 from minigrad.nn.module import Parameter
 from minigrad.ops.broadcast import summed_axes
+from minigrad.order import topological_order
 from minigrad.tensor import Tensor
 from minigrad.viz import render
 # rendering's errors, importable from here too

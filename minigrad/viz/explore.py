@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from minigrad.autograd import backward_steps
-from minigrad.order import topological_order
 from minigrad.errors import format_location
+from minigrad.order import topological_order
 from minigrad.tensor import Tensor
 from minigrad.viz.draw import draw, summarise, tensor_kind
 

@@ -1,9 +1,9 @@
 """trace: the forward pass as the list of assignments a student writes by hand (a Wengert list)."""
 from __future__ import annotations
 
-from minigrad.order import topological_order
 from minigrad.errors import format_location
 from minigrad.nn.module import Parameter
+from minigrad.order import topological_order
 
 
 class Trace(list):
