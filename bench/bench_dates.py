@@ -36,6 +36,7 @@ from datetime import date
 
 import numpy as np
 
+from attention.checkpoint import RETIRED_MODEL_FIELDS
 from attention.data import DlaiDateTask
 from attention.data.spellings import draw_spelling
 from attention.decode import (CONFIDENCE_MEASURE, DEFAULT_MIN_CONFIDENCE, confidence, output_probabilities,
@@ -78,7 +79,8 @@ def held_out_sets(per_category: int, seed: int, trained: set) -> dict:
 
 def training_sources(model_dir: str) -> set:
     """The inputs a checkpoint was trained on (and selected with), regenerated from its config."""
-    config = TrainConfig(**load_checkpoint(model_dir)[3]["train"])
+    settings = load_checkpoint(model_dir)[3]["train"]
+    config = TrainConfig(**{key: value for key, value in settings.items() if key not in RETIRED_MODEL_FIELDS})
     task, (X, _), (X_held, _), _ = build(config)
     return {task.human_vocab.decode(row) for row in np.concatenate([X, X_held])}
 
