@@ -117,6 +117,8 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
             ratio = ratio_to_torch(epochs[task], name)
             target = TARGETS.get(name)
             verdict = "" if ratio is None or target is None else f"≤{target} {'met' if ratio <= target else 'NOT MET'}"
+            if statistics.median(runs) <= 0:
+                verdict = "noise: more load than epoch; rerun quieter"
             print(f"{task:11} {name:12} {statistics.median(runs):>8.2f} "
                   f"{f'({min(runs):.2f}–{max(runs):.2f})':>14} "
                   f"{'' if ratio is None else f'{ratio:.2f}':>8} {verdict:>7}")
@@ -124,9 +126,12 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
 
 
 def ratio_to_torch(per_task: dict, name: str):
+    """The median epoch of `name` ÷ PyTorch's; None without PyTorch, or when load elsewhere made
+    a median difference of no time at all (the 1-epoch run outlasting the 3-epoch one)."""
     if TORCH not in per_task or name == TORCH:
         return None
-    return statistics.median(per_task[name]) / statistics.median(per_task[TORCH])
+    mine, theirs = statistics.median(per_task[name]), statistics.median(per_task[TORCH])
+    return mine / theirs if mine > 0 and theirs > 0 else None
 
 
 def time_to_target(flags: list[str], target: float, max_epochs: int, train_size: int | None = None,
