@@ -46,6 +46,7 @@ TASKS = ("dlai-dates", "dates")
 DEFAULT_CONTENDERS = ("default=", "composed=--composed")
 TARGETS = {"default": 0.8, "composed": 1.3}  # a contender's epoch ÷ PyTorch-fused's, at most
 TORCH = "torch-fused"
+TORCH_ENV = {}  # extra environment of PyTorch's workers (--torch-threads)
 HELD_OUT = 1_000  # TrainConfig's held-out size: train has no flag for it
 TX_STEPS, BATCH_STEPS = (10, 30, 100), (32, 100, 500)
 
@@ -63,11 +64,11 @@ def parse_contender(spec: str) -> tuple[str, list[str]]:
     return name.strip(), shlex.split(flags)
 
 
-def run(command: list[str], what: str) -> tuple[float, str]:
+def run(command: list[str], what: str, torch: bool = False) -> tuple[float, str]:
     """(wall seconds, stdout) of `command` in a fresh process; BenchError with its stderr if it fails."""
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+                          env=dict(os.environ, PYTHONPATH=ROOT, **(TORCH_ENV if torch else {})))
     seconds = time.perf_counter() - start
     if done.returncode:
         raise BenchError(f"{what} failed (exit {done.returncode}): {' '.join(map(shlex.quote, command[1:]))}\n"
@@ -89,7 +90,7 @@ def timed_epochs(name: str, flags: list[str], task: str, epochs: int, train_size
     """Wall seconds of a fresh process training `epochs` epochs into a fresh directory."""
     with tempfile.TemporaryDirectory() as out:
         if name == TORCH:
-            return run(torch_command(out, epochs, task, train_size, score), TORCH)[0]
+            return run(torch_command(out, epochs, task, train_size, score), TORCH, torch=True)[0]
         command = train_command(flags, out, epochs, "--task", task, "--train-size", str(train_size),
                                 "--score", score)
         return run(command, f"contender {name}")[0]
@@ -116,6 +117,8 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
             ratio = ratio_to_torch(epochs[task], name)
             target = TARGETS.get(name)
             verdict = "" if ratio is None or target is None else f"≤{target} {'met' if ratio <= target else 'NOT MET'}"
+            if statistics.median(runs) <= 0:
+                verdict = "noise: more load than epoch; rerun quieter"
             print(f"{task:11} {name:12} {statistics.median(runs):>8.2f} "
                   f"{f'({min(runs):.2f}–{max(runs):.2f})':>14} "
                   f"{'' if ratio is None else f'{ratio:.2f}':>8} {verdict:>7}")
@@ -123,9 +126,12 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
 
 
 def ratio_to_torch(per_task: dict, name: str):
+    """The median epoch of `name` ÷ PyTorch's; None without PyTorch, or when load elsewhere made
+    a median difference of no time at all (the 1-epoch run outlasting the 3-epoch one)."""
     if TORCH not in per_task or name == TORCH:
         return None
-    return statistics.median(per_task[name]) / statistics.median(per_task[TORCH])
+    mine, theirs = statistics.median(per_task[name]), statistics.median(per_task[TORCH])
+    return mine / theirs if mine > 0 and theirs > 0 else None
 
 
 def time_to_target(flags: list[str], target: float, max_epochs: int, train_size: int | None = None,
@@ -154,7 +160,8 @@ def memory_section(steps: int) -> dict:
     rows = {}
     for name in names:
         _, stdout = run([sys.executable, os.path.join(BENCH, "bench_train.py"), "--run", name,
-                         "--steps", str(steps)], f"bench_train.py --run {name}")
+                         "--steps", str(steps)], f"bench_train.py --run {name}",
+                        torch=name.startswith("torch"))
         rows[name] = json.loads(stdout.strip().splitlines()[-1])
     print(f"\nmemory of {steps} training steps (batch 100, Tx 30, dlai; `minigrad` = the default path), MB RSS")
     print(f"{'contender':12} {'before':>7} {'@1':>7} {'@100':>7} {'@1000':>7} {'peak':>7} {'step ms':>8}")
@@ -171,7 +178,8 @@ def scaling_section(pairs: int, held_out: int) -> dict:
     table = {}
     for path in paths:
         _, stdout = run([sys.executable, os.path.join(BENCH, "bench_epoch.py"), "--scaling-worker", path,
-                         "--train-size", str(pairs), "--held-out", str(held_out)], f"scaling worker {path}")
+                         "--train-size", str(pairs), "--held-out", str(held_out)], f"scaling worker {path}",
+                        torch=path == "torch-fused")
         table[path] = {tuple(key): seconds for key, seconds in json.loads(stdout.strip().splitlines()[-1])}
     print(f"\nper-epoch time, s ({pairs} random pairs, {held_out} held out, dlai score; one epoch after a warm-up step)")
     print(f"{'Tx':>4} {'batch':>6}" + "".join(f"{path:>13}" for path in paths))
@@ -334,12 +342,17 @@ def main(argv=None) -> int:
     parser.add_argument("--train-size", type=int, help="pairs per epoch (default train's 20,000; quick 200)")
     parser.add_argument("--score", choices=("dlai", "bahdanau"), default="bahdanau",
                         help="the attention score of every contender (default: train's)")
+    parser.add_argument("--torch-threads", type=int,
+                        help="PyTorch's intra-op threads (default: its own, one per core); on a shared "
+                             "machine its default threads can slow it tenfold")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scaling-worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--held-out", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.torch_threads:  # OpenBLAS reads OMP_NUM_THREADS too, so only PyTorch's workers get it
+        TORCH_ENV["OMP_NUM_THREADS"] = str(args.torch_threads)
     if args.torch_worker:
         torch_worker(args.out, args.epochs, args.tasks[0], args.train_size, args.score)
         return 0
@@ -361,7 +374,8 @@ def report(args, contenders: dict) -> int:
     print(f"command: python bench/bench_epoch.py {' '.join(map(shlex.quote, sys.argv[1:]))}".rstrip())
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start; {os.cpu_count()} CPUs; "
           f"contenders {', '.join(n + '=' + ' '.join(f) for n, f in contenders.items())}"
-          f"{', ' + TORCH if torch_available() else ' (torch not installed: minigrad alone)'}", flush=True)
+          f"{', ' + TORCH if torch_available() else ' (torch not installed: minigrad alone)'}; "
+          f"PyTorch threads {TORCH_ENV.get('OMP_NUM_THREADS', 'its default')}", flush=True)
     started = time.perf_counter()
     epochs = convergence = memory = scaling = None
     if "epoch" in args.sections:

@@ -40,15 +40,10 @@ def held_out_dates(model_dir: str, count: int):
 
 
 def load_model(model_dir: str, graph: str):
-    import dataclasses
-    from attention.seq2seq import Seq2SeqAttention
+    from attention.fast import fast
     from attention.train import load_checkpoint
     model = load_checkpoint(model_dir)[0]
-    if graph == "fused":
-        fast = Seq2SeqAttention(dataclasses.replace(model.config, fused_cells=True))
-        fast.load_state_dict(model.state_dict())
-        model = fast
-    return model
+    return fast(model) if graph == "fused" else model
 
 
 def measure(predict, X) -> dict:

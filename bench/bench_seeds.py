@@ -26,12 +26,6 @@ DEMO_ANSWERS = ["1979-05-03", "2009-04-05", "2016-08-21", "2007-07-10", "2018-05
                 "2001-03-03", "2001-03-01"]
 
 
-def path_option(composed: bool) -> dict:
-    """The config key for the path: `composed` once the fast twin is the default, `fused_cells` before."""
-    fields = TrainConfig.__dataclass_fields__
-    return {"composed": composed} if "composed" in fields else {"fused_cells": not composed}
-
-
 def demo(out: str) -> tuple[int, int, list[str]]:
     """(right, right but unsure, the wrong ones as 'text → output') for the demo dates."""
     model, human, machine, metadata = load_checkpoint(out)
@@ -58,7 +52,7 @@ def main() -> None:
           f" {'CPU s':>6} {'demo right':>11} {'unsure':>7}")
     for seed in args.seeds:
         config = TrainConfig(task=args.task, seed=seed, train_size=args.train_size, epochs=args.epochs,
-                             **path_option(args.composed), **options)
+                             composed=args.composed, **options)
         with tempfile.TemporaryDirectory() as scratch:
             out = os.path.join(args.keep, f"seed{seed}") if args.keep else scratch
             cpu = time.process_time()

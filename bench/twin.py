@@ -43,10 +43,7 @@ def minigrad_model(path: str, tx: int = TX, score: str = "dlai", input_vocab: in
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(0)
     shape = dict(Tx=tx, Ty=ty, score=score, input_vocab=input_vocab, output_vocab=output_vocab)
-    try:
-        from attention.fast import fast
-    except ImportError:  # before the fast twin lands, the default path is `train --fused`
-        return Seq2SeqAttention(ModelConfig(**shape, fused_cells=path == "default"))
+    from attention.fast import fast
     model = Seq2SeqAttention(ModelConfig(**shape))
     return fast(model) if path == "default" else model
 

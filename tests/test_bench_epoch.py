@@ -26,18 +26,20 @@ def test_quick_mode_measures_every_section():
     out = done.stdout
     assert out.startswith("command: python bench/bench_epoch.py --quick --tasks dlai-dates --contender default=")
     assert len(re.findall(r"load average \d+\.\d\d \d+\.\d\d \d+\.\d\d at the (start|end)", out)) == 2
-    epoch = re.search(r"dlai-dates\s+default\s+(\d+\.\d\d)\s+\(\S+\)\s+(\d+\.\d\d)\s+≤0\.8 (met|NOT MET)", out)
-    torch_row = re.search(r"dlai-dates\s+torch-fused\s+(\d+\.\d\d)", out)
+    epoch = re.search(r"dlai-dates\s+default\s+(-?\d+\.\d\d)\s+\(\S+\)\s+(\d+\.\d\d)?\s+(≤0\.8 (met|NOT MET)|noise.*)?\n", out)
+    torch_row = re.search(r"dlai-dates\s+torch-fused\s+(-?\d+\.\d\d)", out)
     assert epoch and torch_row, out
-    seconds, ratio, torch_seconds = float(epoch[1]), float(epoch[2]), float(torch_row[1])
-    assert seconds > 0 and torch_seconds > 0
-    assert ratio == pytest.approx(seconds / torch_seconds, abs=0.01 + 0.01 * ratio)
+    seconds, torch_seconds = float(epoch[1]), float(torch_row[1])
+    if seconds > 0 and torch_seconds > 0:  # on 200 pairs, heavy load elsewhere can exceed an epoch
+        assert float(epoch[2]) == pytest.approx(seconds / torch_seconds, abs=0.01 + 0.01 * seconds / torch_seconds)
+        assert "| dlai-dates: default epoch ÷ torch-fused |" in out
+    else:
+        assert epoch[2] is None and "| dlai-dates: default epoch ÷ torch-fused |" not in out, out
     assert re.search(r"train\s+\d+\.\d s  1 epochs  99% (reached|NOT reached \(last \d+\.\d\d%\))", out)
     memory = re.search(r"minigrad\s+(\d+)\s+(\d+)\s+(\d+)\s+—\s+(\d+)", out)
     assert memory and int(memory[4]) >= max(int(memory[2]), int(memory[3])) > 0, out
     for path in ("default", "composed", "torch-fused"):
         assert re.search(rf"\| {path} s/epoch, Tx 10 → 30 → 100 \(batch 100\) \| \d+\.\d\d → \d+\.\d\d → \d+\.\d\d \|", out)
-    assert "| dlai-dates: default epoch ÷ torch-fused |" in out
 
 
 @pytest.mark.parametrize("spec", ["default", "=--composed", "torch-fused="])
