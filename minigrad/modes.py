@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from functools import lru_cache
 
 
 class Modes:
@@ -79,7 +80,11 @@ def step_name(name: str) -> str:
     step = MODES.step
     if step is None or "<" not in name:
         return name
+    return _at_step(name, step)
 
+
+@lru_cache(maxsize=4096)  # a model names the same few tensors at every step of every batch
+def _at_step(name: str, step: int) -> str:
     def number(token: re.Match) -> str:
         sign, k = token.groups()
         return str(step + int(k) if sign == "+" else step - int(k) if sign else step)
