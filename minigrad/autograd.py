@@ -107,21 +107,24 @@ def _check_versions(fn, output) -> None:
                 "Tensor), or make the edit before the forward pass.")
 
 
-def backward_schedule(root) -> list[list]:
+def backward_schedule(root) -> Iterator[list]:
     """The steps of backward from `root`: for each Function, in the order backward runs them, the
     tensors whose `.grad` that step completes: the Function's output first, then the leaves that
     are complete once it has run (a step ends where the next Function's output comes).
 
     This is the one definition of a step: the backward loop runs it, and drawing reads it.
+    Each step is yielded as soon as it is known, so the loop holds one step's list at a time.
     """
-    steps, current = [], None
+    current = None
     for tensor in reversed(topological_order(root)):
         if tensor.grad_fn is not None or current is None:
+            if current is not None:
+                yield current
             current = [tensor]
-            steps.append(current)
         else:
             current.append(tensor)
-    return steps
+    if current is not None:
+        yield current
 
 
 def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:

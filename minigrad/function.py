@@ -19,7 +19,6 @@ backward refuses to run if an in-place write has changed the tensor since (see T
 from __future__ import annotations
 
 import os
-import weakref
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from minigrad.tensor import Tensor, as_array
 
 class Function:
     """Base class of every primitive op. See the module docstring for the contract."""
-    __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "_output")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "output_at", "output_name")
     broadcast_core = None  # how forward broadcasts its inputs, for the drawing (see ops/broadcast.py)
 
     def save_for_backward(self, *arrays) -> None:
@@ -69,9 +68,9 @@ class Function:
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         if n == 1:
-            needs_input_grad = (tensors[0].requires_grad,)
+            needs_input_grad = _NEEDS_ONE[tensors[0].requires_grad]
         elif n == 2:
-            needs_input_grad = (tensors[0].requires_grad, tensors[1].requires_grad)
+            needs_input_grad = _NEEDS_TWO[tensors[0].requires_grad][tensors[1].requires_grad]
         else:
             needs_input_grad = tuple([t.requires_grad for t in tensors])
         requires_grad = MODES.grad_enabled and True in needs_input_grad
@@ -79,7 +78,7 @@ class Function:
         if requires_grad:
             fn.inputs = tensors
             fn.needs_input_grad = needs_input_grad
-            fn._output = weakref.ref(out)  # for repr, weak: a node must not keep its output alive
+            fn.output_at = location  # for repr; the name comes from Tensor.named (a node holds no output)
             if fn.saved:
                 fn.saved_versions = _saved_versions(fn.saved, tensors, out)
         if MODES.detect_anomaly and data.dtype.kind == "f" and not np.all(np.isfinite(data)):
@@ -92,13 +91,16 @@ class Function:
 
     def __repr__(self):
         """'Tanh → f<2> at cells.py:123': the op, the tensor it made and the user's line that made it."""
-        if not hasattr(self, "_output"):
+        if not hasattr(self, "output_at"):
             return f"{type(self).__name__} (not in a graph)"
-        output = self._output()
-        if output is None:
-            return f"{type(self).__name__} → (its output is freed)"
-        name = output.name or f"tensor of shape {output.shape}"
-        return f"{type(self).__name__} → {name} at {_short_location(output.created_at)}"
+        name = getattr(self, "output_name", None) or "an unnamed tensor"
+        return f"{type(self).__name__} → {name} at {_short_location(self.output_at)}"
+
+
+# needs_input_grad of one- and two-input ops, made once: a fresh tuple per op would be one more
+# object for the garbage collector to count on the hottest path
+_NEEDS_ONE = {False: (False,), True: (True,)}
+_NEEDS_TWO = {a: {b: (a, b) for b in (False, True)} for a in (False, True)}
 
 
 def _saved_versions(saved: tuple, tensors: tuple, out: Tensor) -> tuple:

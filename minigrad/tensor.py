@@ -129,6 +129,8 @@ class Tensor:
         names it "s<2>" at step 3 (see `modes.step_name`).
         """
         self.name = step_name(name)
+        if self.grad_fn is not None:
+            self.grad_fn.output_name = self.name  # what repr(grad_fn) shows in a debugger
         return self
 
     def item(self) -> float:
