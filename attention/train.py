@@ -29,6 +29,7 @@ from attention.data import TASKS, get_task
 from attention.data.dates import FIRST_DATE
 from attention.fast import fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
+from minigrad.collector import rare_collections
 
 try:
     from tqdm import tqdm
@@ -161,12 +162,13 @@ class _Diverged(Exception):
 
 
 def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
-    with np.errstate(over="ignore", invalid="ignore"):  # a loss or gradient that overflows is caught below
-        return _epochs(config, out_dir, previous, log, progress)
+    built = build(config)  # before rare_collections, which freezes the model and data out of the collector's walks
+    with np.errstate(over="ignore", invalid="ignore"), rare_collections():  # overflow is caught below
+        return _epochs(config, built, out_dir, previous, log, progress)
 
 
-def _epochs(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
-    task, (X, Y), (X_held, Y_held), model = build(config)
+def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, log, progress: bool) -> dict:
+    task, (X, Y), (X_held, Y_held), model = built
     twin = fast(model)  # the same Parameter objects: it evaluates, and trains unless `composed`
     trained = model if config.composed else twin
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
