@@ -26,9 +26,12 @@ class SliceGradient:
 
     def add_to(self, buffer: np.ndarray) -> np.ndarray:
         """buffer[index] += values, counting an index that repeats (a gather) once per repeat."""
-        items = self.index if isinstance(self.index, tuple) else (self.index,)
-        if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items):
-            buffer[self.index] += self.values  # basic indexing: no element is picked twice
+        if is_basic_index(self.index):  # no element is picked twice
+            view = buffer[self.index]
+            if type(view) is np.ndarray:  # a view: add in place, no copy back
+                view += self.values
+            else:  # an int for every axis gives a scalar, not a view
+                buffer[self.index] += self.values
         elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu":
             self._add_gathered_rows(buffer)
         else:
@@ -56,6 +59,14 @@ class SliceGradient:
 
     def dense(self, dtype=None) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))
+
+
+def is_basic_index(index) -> bool:
+    """Whether `index` is numpy's basic indexing (ints, slices, None, ...), whose result is a view."""
+    for item in (index if type(index) is tuple else (index,)):
+        if not (type(item) is slice or item is None or item is Ellipsis or isinstance(item, (int, np.integer))):
+            return False
+    return True
 
 
 def dense(grad) -> np.ndarray:
