@@ -58,7 +58,11 @@ class SliceGradient:
             buffer[rows[start]] += values[start:end].sum(axis=0)
 
     def dense(self, dtype=None) -> np.ndarray:
-        return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))
+        buffer = np.zeros(self.shape, dtype=dtype or self.values.dtype)
+        if is_basic_index(self.index):
+            buffer[self.index] = self.values  # one write, where adding would read the zeros too
+            return buffer
+        return self.add_to(buffer)
 
 
 def is_basic_index(index) -> bool:
@@ -101,7 +105,6 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
     elif tensor in owned:
         previous += grad_input
     else:
-        total = np.array(previous)  # a copy this pass owns (np.array of a 0-d array is an array)
-        total += grad_input
-        pending[tensor] = total
+        # the sum in a new array this pass owns; out= keeps it an array when the tensor is 0-d
+        pending[tensor] = np.add(previous, grad_input, out=np.empty_like(previous))
         owned.add(tensor)
