@@ -386,7 +386,8 @@ def test_matmul_with_numpy_array_on_the_left(rng):
 SHORTCUT_SHAPES = [((2, 3, 4), (4, 5)),     # rows of a batch times one weight: one GEMM
                    ((2, 1, 4), (2, 4, 5)),  # one query row (as α<t,·> @ a): an outer product
                    ((3, 4), (4, 1)),        # a column on the right
-                   ((1, 4), (3, 4, 2))]     # one row against a batch
+                   ((1, 4), (3, 4, 2)),     # one row against a batch
+                   ((5, 4), (4, 3))]        # two matrices: the two GEMMs alone
 
 
 @pytest.mark.parametrize("shape_a, shape_b", SHORTCUT_SHAPES, ids=str)

@@ -18,6 +18,8 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
     - A contracted axis of length 1 in a gradient (a (…, 1, k), one query row, as α<t,·> in
       c<t> = α<t,·> · a; or b (…, k, 1)): an outer product, several times faster as a
       broadcast multiply than as a matmul.
+    - Two matrices (h W in every cell step): the two GEMMs alone, without the rule's
+      promotion of vectors, sums over batch axes and reshapes.
     """
     if a.ndim > 2 and b.ndim == 2:
         k, m = b.shape
@@ -29,6 +31,8 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
         ga = sum_to_shape(_product(g, np.swapaxes(b, -1, -2)), a.shape) if needs_a else None
         gb = sum_to_shape(_product(np.swapaxes(a, -1, -2), g), b.shape) if needs_b else None
         return ga, gb
+    if a.ndim == 2 and b.ndim == 2:
+        return (g @ b.T if needs_a else None), (a.T @ g if needs_b else None)
     return None
 
 
