@@ -1,4 +1,4 @@
-"""Faster routes to MatMul's gradients for two shapes the models use on every step.
+"""Faster routes to MatMul's product and gradients for shapes the models use on every step.
 
 They give the textbook rule's numbers (ops/linalg.py; tests/test_ops.py compares the two) and
 are kept here so the student's MatMul.backward is only that rule.
@@ -8,6 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.ops.broadcast import sum_to_shape
+
+
+def matmul_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b. Rows of a batch times one weight (a (…, n, k), b (k, m), a Dense layer over a
+    sequence) are one GEMM over all the rows, where numpy runs one per batch item (2× faster
+    for the attention scorer's (100, 30, 128) · (128, 10))."""
+    if a.ndim > 2 and b.ndim == 2:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:])
+    return np.matmul(a, b)
 
 
 def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | None:
