@@ -199,9 +199,10 @@ class Sigmoid(Function):
 
     Neither form below subtracts, so σ keeps its relative precision for very negative a
     (σ(-40) = 4.2e-18, not 0) down to where e^a itself underflows, about -745 in float64.
-    While e⁻ᵃ cannot overflow (a above -88 in float32, -709 in float64: every a of a
-    trained network), it is 1 / (1 + e⁻ᵃ) in one array, three passes over it. Otherwise it
-    is computed from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0, e / (1 + e) for a < 0.
+    While e⁻ᵃ cannot overflow (every a above -88 in float32, -709 in float64, as in any
+    network's gates), it is 1 / (1 + e⁻ᵃ), computed in place in the one output array.
+    Otherwise it comes from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0 and
+    e / (1 + e) for a < 0.
     """
     __slots__ = ()
 
