@@ -96,9 +96,13 @@ def _check_finite(grad_input, fn, output, grad_output, tensor_input) -> None:
 
 def _check_versions(fn, output) -> None:
     """Refuse to differentiate with values that an in-place write changed after `fn` saved them."""
-    for k, (tensor, version) in enumerate(zip(fn.inputs + (output,), fn.saved_versions)):
-        if version is not None and tensor._version != version:
-            role = "its output" if k == len(fn.inputs) else f"its input {k}"
+    inputs = fn.inputs
+    for k, version in enumerate(fn.saved_versions):  # one per input, then the output's
+        if version is None:
+            continue
+        tensor = inputs[k] if k < len(inputs) else output
+        if tensor._version != version:
+            role = "its output" if k == len(inputs) else f"its input {k}"
             raise GradError(
                 f"backward(): {describe(tensor)} was modified in place after it was saved by "
                 f"{type(fn).__name__} at {format_location(output.created_at)} ({role}; version "

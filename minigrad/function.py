@@ -101,10 +101,19 @@ class Function:
 # object for the garbage collector to count on the hottest path
 _NEEDS_ONE = {False: (False,), True: (True,)}
 _NEEDS_TWO = {a: {b: (a, b) for b in (False, True)} for a in (False, True)}
+_SAVED_OUTPUT = (None, 0)  # saved_versions of a one-input op that saved only its output (version 0)
 
 
 def _saved_versions(saved: tuple, tensors: tuple, out: Tensor) -> tuple:
     """For each input, then the output: its version if backward reads its array, else None."""
+    data = out._data
+    # the two commonest cases spelt out (this runs for most ops made): backward reads both
+    # inputs (Mul, MatMul), or only its own fresh output (Exp, Tanh, Sigmoid)
+    if len(saved) == 2 and len(tensors) == 2 and saved[0] is tensors[0]._data \
+            and saved[1] is tensors[1]._data and data is not saved[0] and data is not saved[1]:
+        return (tensors[0]._version, tensors[1]._version, None)
+    if len(saved) == 1 and len(tensors) == 1 and saved[0] is data and data is not tensors[0]._data:
+        return _SAVED_OUTPUT
     versions = []
     for t in tensors + (out,):
         version = None

@@ -26,9 +26,12 @@ class SliceGradient:
 
     def add_to(self, buffer: np.ndarray) -> np.ndarray:
         """buffer[index] += values, counting an index that repeats (a gather) once per repeat."""
-        items = self.index if isinstance(self.index, tuple) else (self.index,)
-        if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items):
-            buffer[self.index] += self.values  # basic indexing: no element is picked twice
+        if is_basic_index(self.index):  # no element is picked twice
+            view = buffer[self.index]
+            if type(view) is np.ndarray:  # a view: add in place, no copy back
+                view += self.values
+            else:  # an int for every axis gives a scalar, not a view
+                buffer[self.index] += self.values
         elif isinstance(self.index, np.ndarray) and self.index.dtype.kind in "iu":
             self._add_gathered_rows(buffer)
         else:
@@ -55,7 +58,19 @@ class SliceGradient:
             buffer[rows[start]] += values[start:end].sum(axis=0)
 
     def dense(self, dtype=None) -> np.ndarray:
-        return self.add_to(np.zeros(self.shape, dtype=dtype or self.values.dtype))
+        buffer = np.zeros(self.shape, dtype=dtype or self.values.dtype)
+        if is_basic_index(self.index):
+            buffer[self.index] = self.values  # one write, where adding would read the zeros too
+            return buffer
+        return self.add_to(buffer)
+
+
+def is_basic_index(index) -> bool:
+    """Whether `index` is numpy's basic indexing (ints, slices, None, ...), whose result is a view."""
+    for item in (index if type(index) is tuple else (index,)):
+        if not (type(item) is slice or item is None or item is Ellipsis or isinstance(item, (int, np.integer))):
+            return False
+    return True
 
 
 def dense(grad) -> np.ndarray:
@@ -90,7 +105,6 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
     elif tensor in owned:
         previous += grad_input
     else:
-        total = np.array(previous)  # a copy this pass owns (np.array of a 0-d array is an array)
-        total += grad_input
-        pending[tensor] = total
+        # the sum in a new array this pass owns; out= keeps it an array when the tensor is 0-d
+        pending[tensor] = np.add(previous, grad_input, out=np.empty_like(previous))
         owned.add(tensor)

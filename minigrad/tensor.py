@@ -328,7 +328,9 @@ def _plain_index(index):
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        for i in index:  # a loop that copies only when it must: x[:, t] runs for every step
+            if isinstance(i, Tensor):
+                return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
 
 

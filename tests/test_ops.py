@@ -386,7 +386,8 @@ def test_matmul_with_numpy_array_on_the_left(rng):
 SHORTCUT_SHAPES = [((2, 3, 4), (4, 5)),     # rows of a batch times one weight: one GEMM
                    ((2, 1, 4), (2, 4, 5)),  # one query row (as α<t,·> @ a): an outer product
                    ((3, 4), (4, 1)),        # a column on the right
-                   ((1, 4), (3, 4, 2))]     # one row against a batch
+                   ((1, 4), (3, 4, 2)),     # one row against a batch
+                   ((5, 4), (4, 3))]        # two matrices: the two GEMMs alone
 
 
 @pytest.mark.parametrize("shape_a, shape_b", SHORTCUT_SHAPES, ids=str)
@@ -409,6 +410,21 @@ def test_matmul_shortcuts_give_the_textbook_gradients(shape_a, shape_b, rng, mon
     textbook = gradients()
     for got, expected in zip(fast, textbook):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((2, 3, 4), (4, 5)), ((2, 2, 3, 4), (4, 1)),
+                                              ((3, 4), (4, 5)), ((2, 1, 4), (2, 4, 5))], ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_matmul_product_is_numpys(shape_a, shape_b, layout, rng):
+    """matmul_product (one GEMM over a batch of rows times one weight) gives np.matmul's product,
+    also for an `a` that is a transposed view (its rows are then copied into one block)."""
+    from minigrad.ops.matmul_shortcuts import matmul_product
+    a = rng.standard_normal(shape_a)
+    if layout == "transposed":
+        a = np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
+    b = rng.standard_normal(shape_b)
+    np.testing.assert_allclose(matmul_product(a, b), np.matmul(a, b), rtol=1e-12, atol=1e-12)
+    assert matmul_product(a, b).shape == np.matmul(a, b).shape
 
 
 # --- the op contract: backward reads arrays and needs_input_grad only ----------------------

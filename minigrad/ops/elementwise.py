@@ -197,23 +197,45 @@ class Tanh(Function):
 class Sigmoid(Function):
     """c = σ(a) = 1 / (1 + e⁻ᵃ).    ∂c/∂a = σ(a)(1 - σ(a)) = c(1 - c):  ga = g·c·(1 - c).
 
-    Computed from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0 and e / (1 + e)
-    for a < 0. Neither subtracts, so σ keeps its relative precision for very negative a
+    Neither form below subtracts, so σ keeps its relative precision for very negative a
     (σ(-40) = 4.2e-18, not 0) down to where e^a itself underflows, about -745 in float64.
+    While e⁻ᵃ cannot overflow (every a above -88 in float32, -709 in float64, as in any
+    network's gates), it is 1 / (1 + e⁻ᵃ), computed in place in the one output array.
+    Otherwise it comes from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0 and
+    e / (1 + e) for a < 0.
     """
     __slots__ = ()
 
     def forward(self, a):
-        e = np.exp(-np.abs(a))
-        c = np.where(a >= 0, 1, e) / (1 + e)
+        c = self._where_exp_is_finite(a)
+        if c is None:
+            e = np.exp(-np.abs(a))
+            c = np.where(a >= 0, 1, e) / (1 + e)
         self.save_for_backward(c)
         return c
+
+    @staticmethod
+    def _where_exp_is_finite(a):
+        """1 / (1 + e⁻ᵃ) computed in place, or None if e⁻ᵃ could overflow (or a holds NaN)."""
+        below = _EXP_FINITE_BELOW.get(a.dtype)
+        if below is None or a.size == 0:
+            return None
+        c = np.negative(a, out=np.empty(a.shape, a.dtype))  # out=: an array also when a is 0-d
+        if not c.max() < below:
+            return None
+        np.exp(c, out=c)
+        c += 1
+        return np.reciprocal(c, out=c)
 
     def backward(self, g):
         (c,) = self.saved
         # BEGIN SOLUTION 1.3
         return (g * c * (1 - c),)
         # END SOLUTION
+
+
+# e^x is finite for every x below these (log of the largest float: 88.72 and 709.78)
+_EXP_FINITE_BELOW = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
 class ReLU(Function):

@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.function import Function
 from minigrad.ops.broadcast import sum_to_shape
-from minigrad.ops.matmul_shortcuts import matmul_backward_shortcut
+from minigrad.ops.matmul_shortcuts import matmul_backward_shortcut, matmul_product
 
 
 class MatMul(Function):
@@ -28,7 +28,7 @@ class MatMul(Function):
                              f"dimensions {k_left} (last of the left) and {k_right} "
                              "(second-to-last of the right) differ")
         self.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return matmul_product(a, b)  # np.matmul(a, b), faster for a batch of rows times one weight
 
     def backward(self, g):
         a, b = self.saved

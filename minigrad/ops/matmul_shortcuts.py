@@ -1,4 +1,4 @@
-"""Faster routes to MatMul's gradients for two shapes the models use on every step.
+"""Faster routes to MatMul's product and gradients for shapes the models use on every step.
 
 They give the textbook rule's numbers (ops/linalg.py; tests/test_ops.py compares the two) and
 are kept here so the student's MatMul.backward is only that rule.
@@ -10,6 +10,15 @@ import numpy as np
 from minigrad.ops.broadcast import sum_to_shape
 
 
+def matmul_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b. Rows of a batch times one weight (a (…, n, k), b (k, m), a Dense layer over a
+    sequence) are one GEMM over all the rows, where numpy runs one per batch item (2× faster
+    for the attention scorer's (100, 30, 128) · (128, 10))."""
+    if a.ndim > 2 and b.ndim == 2:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:])
+    return np.matmul(a, b)
+
+
 def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | None:
     """(ga, gb) of C = a @ b by a faster route when one applies, else None.
 
@@ -18,6 +27,8 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
     - A contracted axis of length 1 in a gradient (a (…, 1, k), one query row, as α<t,·> in
       c<t> = α<t,·> · a; or b (…, k, 1)): an outer product, several times faster as a
       broadcast multiply than as a matmul.
+    - Two matrices (h W in every cell step): the two GEMMs alone, without the rule's
+      promotion of vectors, sums over batch axes and reshapes.
     """
     if a.ndim > 2 and b.ndim == 2:
         k, m = b.shape
@@ -29,6 +40,8 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
         ga = sum_to_shape(_product(g, np.swapaxes(b, -1, -2)), a.shape) if needs_a else None
         gb = sum_to_shape(_product(np.swapaxes(a, -1, -2), g), b.shape) if needs_b else None
         return ga, gb
+    if a.ndim == 2 and b.ndim == 2:
+        return (g @ b.T if needs_a else None), (a.T @ g if needs_b else None)
     return None
 
 
