@@ -146,35 +146,45 @@ class AttentionDecoder(Function):
         width = 4 * n_s
         dtype = np.result_type(keys, a, weight_h)
         weight_state = np.concatenate([weight_h, weight_query], axis=1)  # s<t-1> W_h and s<t-1> W_s in one product
-        keys_scaled = keys * -2  # H = 2σ(2(K + q)) - 1, σ(y) = 1 / (1 + e^-y)
+        # H = 2σ(2(K + q)) - 1 with σ(y) = 1 / (1 + e^-y), position-major (Tx, B, h) so that q<t>
+        # broadcasts over whole rows; e^-2(K+q) = e^-2K ⊙ e^-2q when neither factor can overflow
+        # (|q| ≤ Σ|W_s| since |s| < 1), so the (Tx, B, h) exp is taken once, not at every step.
+        limit = np.log(np.finfo(dtype).max) / 4
+        factored = np.abs(keys).max() <= limit and np.abs(weight_query).sum(axis=0).max() <= limit
+        keys_term = np.multiply(keys.swapaxes(0, 1), -2, dtype=dtype)
+        if factored:
+            np.exp(keys_term, out=keys_term)
         energy_weight = weight_energy[:, 0] * 2  # e = H w_e = σ(…)·2w_e - Σ w_e
         energy_shift = -weight_energy.sum() + (bias_energy[0][0] if bias_energy else 0)
         s = np.zeros((steps + 1, batch, n_s), dtype=dtype)
         memory = np.zeros_like(s)
         tanh_memory = np.empty((steps, batch, n_s), dtype=dtype)
         gates = np.empty((steps, batch, width), dtype=dtype)
-        sigmas = np.empty((steps, batch, tx, hidden), dtype=dtype)
+        sigmas = np.empty((steps, tx, batch, hidden), dtype=dtype)
         alphas = np.empty((steps, batch, tx), dtype=dtype)
         contexts = np.empty((steps, batch, 1, n_a2), dtype=dtype)
-        positive = np.empty((steps, batch, tx), dtype=bool) if bias_energy else None
+        positive = np.empty((steps, tx, batch), dtype=bool) if bias_energy else None
         scratch = np.empty((batch, n_s), dtype=dtype)
         i, f, g, o = (gates[..., k * n_s:(k + 1) * n_s] for k in range(4))
         with np.errstate(over="ignore"):
             for t in range(steps):
-                both = np.matmul(s[t], weight_state)
+                both = np.matmul(s[t], weight_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
                 query = both[:, width:]
                 query *= -2
-                sigma = np.add(keys_scaled, query[:, None, :], out=sigmas[t])
-                np.exp(sigma, out=sigma)
+                sigma = sigmas[t]
+                if factored:
+                    np.multiply(keys_term, np.exp(query), out=sigma)
+                else:
+                    np.exp(np.add(keys_term, query, out=sigma), out=sigma)
                 sigma += 1
                 np.reciprocal(sigma, out=sigma)
-                energies = np.matmul(sigma, energy_weight)
+                energies = np.matmul(sigma.reshape(tx * batch, hidden), energy_weight).reshape(tx, batch)
                 energies += energy_shift
                 if positive is not None:  # the dlai score: relu(… + b)
                     np.greater(energies, 0, out=positive[t])
                     energies *= positive[t]
-                energies -= energies.max(axis=-1, keepdims=True)
-                alpha = np.exp(energies, out=alphas[t])
+                energies -= energies.max(axis=0)
+                alpha = np.exp(energies.T, out=alphas[t])
                 alpha /= alpha.sum(axis=-1, keepdims=True)
                 np.matmul(alpha[:, None, :], a, out=contexts[t])
                 z = np.matmul(contexts[t, :, 0], weight_x, out=gates[t])
@@ -207,8 +217,10 @@ class AttentionDecoder(Function):
         energy_slopes *= weight_energy[:, 0] * 4
         d_zq = np.empty((steps, batch, width + hidden), dtype=gates.dtype)  # [dz<t>, dq<t>]
         d_contexts = np.empty((steps, batch, n_a2), dtype=gates.dtype)
-        d_energies = np.empty((steps, batch, tx), dtype=gates.dtype)
+        d_energies = np.empty((steps, tx, batch), dtype=gates.dtype)  # position-major, as the σ
         weight_x_t, weight_state_t = weight_x.T, weight_state.T
+        d_keys_step = np.empty(sigmas.shape[1:], dtype=gates.dtype)
+        d_keys = np.zeros(sigmas.shape[1:], dtype=gates.dtype)  # Σ_t dK<t>, position-major
         from_next_s = from_next_m = None  # dz<t+1> W_hᵀ + dq<t+1> W_sᵀ and δm<t+1> ⊙ f<t+1>
         for t in reversed(range(steps)):
             d_s = grad_s[t] if from_next_s is None else grad_s[t] + from_next_s
@@ -222,10 +234,12 @@ class AttentionDecoder(Function):
             d_alpha += grad_alpha[t]
             alpha = alphas[t]
             d_alpha -= (alpha * d_alpha).sum(axis=-1, keepdims=True)
-            d_energy = np.multiply(alpha, d_alpha, out=d_energies[t])
+            d_energy = np.multiply(alpha.T, d_alpha.T, out=d_energies[t])
             if positive is not None:
                 d_energy *= positive[t]
-            np.matmul(d_energy[:, None, :], energy_slopes[t], out=d_zq[t, :, None, width:])
+            d_keys_step = np.multiply(energy_slopes[t], d_energy[:, :, None], out=d_keys_step)
+            np.sum(d_keys_step, axis=0, out=d_zq[t, :, width:])
+            d_keys += d_keys_step
             if t:
                 from_next_s = d_zq[t] @ weight_state_t
                 from_next_m = d_m * forget[t]
@@ -233,12 +247,10 @@ class AttentionDecoder(Function):
         d_zq_rows = d_zq.reshape(rows, width + hidden)
         d_z_rows = d_zq_rows[:, :width]
         d_weight_state = s[:-1].reshape(rows, n_s).T @ d_zq_rows
-        energy_slopes *= d_energies[..., None]
-        d_keys = energy_slopes.sum(axis=0)
         d_a = np.matmul(alphas.transpose(1, 2, 0), d_contexts.swapaxes(0, 1))
         d_energy_total = d_energies.sum()
         d_weight_energy = (sigmas.reshape(-1, hidden).T @ d_energies.reshape(-1, 1)) * 2 - d_energy_total
-        grads = (d_keys, d_a, contexts.reshape(rows, n_a2).T @ d_z_rows, d_z_rows.sum(axis=0),
+        grads = (d_keys.swapaxes(0, 1), d_a, contexts.reshape(rows, n_a2).T @ d_z_rows, d_z_rows.sum(axis=0),
                  d_weight_state[:, :width], d_weight_state[:, width:], d_weight_energy,
                  d_energy_total.reshape(1) if positive is not None else None)
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))

@@ -28,15 +28,15 @@ from minigrad.function import Function
 
 @lru_cache(maxsize=None)
 def _gate_constants(hidden: int, dtype: np.dtype) -> tuple:
-    """(-β, scale, shift, scale²), each (4H,), for the gate order i, f, g, o; act(z) = scale ⊙
-    tanh(scale ⊙ z) + shift with scale = ½, shift = ½ on the sigmoid blocks, 1 and 0 on g."""
+    """(-β, scale, shift), each (4H,), for the gate order i, f, g, o: β of `activate`, and
+    act(z) = scale ⊙ tanh(scale ⊙ z) + shift (scale = shift = ½ on the sigmoid blocks, 1 and 0 on g)."""
     negative_beta = np.full(4 * hidden, -1, dtype=dtype)
     negative_beta[2 * hidden:3 * hidden] = -2
     scale = np.full(4 * hidden, 0.5, dtype=dtype)
     scale[2 * hidden:3 * hidden] = 1
     shift = np.full(4 * hidden, 0.5, dtype=dtype)
     shift[2 * hidden:3 * hidden] = 0
-    return negative_beta, scale, shift, scale * scale
+    return negative_beta, scale, shift
 
 
 def activate(z: np.ndarray, hidden: int) -> np.ndarray:
@@ -53,11 +53,13 @@ def activate(z: np.ndarray, hidden: int) -> np.ndarray:
 
 
 def slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
-    """∂gate/∂z for activated gates (…, 4H): scale² - (gate - shift)², in a new array."""
-    _, _, shift, scale_squared = _gate_constants(hidden, gates.dtype)
-    result = gates - shift
-    result *= result
-    return np.subtract(scale_squared, result, out=result)
+    """∂gate/∂z for activated gates y (…, 4H), in a new array: y(1 - y), and 1 - y² on the g block."""
+    result = np.subtract(1, gates)
+    result *= gates
+    g, slope_g = gates[..., 2 * hidden:3 * hidden], result[..., 2 * hidden:3 * hidden]
+    np.multiply(g, g, out=slope_g)
+    np.subtract(1, slope_g, out=slope_g)
+    return result
 
 
 def onnx_step(graph, z: str, c: str | None, scale: str, shift: str, names=(None, None)) -> tuple:
@@ -82,7 +84,7 @@ def onnx_named(graph, op_type: str, inputs: list, name: str | None, **attributes
 
 
 def onnx_gate_constants(graph, hidden: int, dtype) -> tuple:
-    _, scale, shift, _ = _gate_constants(hidden, np.dtype(dtype))
+    _, scale, shift = _gate_constants(hidden, np.dtype(dtype))
     return graph.constant(scale, "lstm gate scale"), graph.constant(shift, "lstm gate shift")
 
 
