@@ -23,8 +23,8 @@ import numpy as np
 import minigrad as mg
 from attention.additive import BahdanauAttention, DlaiAttention
 from attention.cells import LSTMCell
-from attention.fused_lstm import (BidirectionalLSTM, activate, gate_factors, gate_gradient, onnx_gate_constants,
-                                  onnx_named, onnx_step)
+from attention.fused_lstm import (BidirectionalLSTM, activate, gate_factors, gate_gradient, gate_scale,
+                                  onnx_gate_constants, onnx_named, onnx_step)
 from attention.seq2seq import Seq2SeqAttention
 from minigrad.function import Function
 from minigrad.nn import Module
@@ -146,6 +146,9 @@ class AttentionDecoder(Function):
         width = 4 * n_s
         dtype = np.result_type(keys, a, weight_h)
         weight_state = np.concatenate([weight_h, weight_query], axis=1)  # s<t-1> W_h and s<t-1> W_s in one product
+        scale = np.concatenate([gate_scale(n_s, dtype), np.ones(hidden, dtype=dtype)])
+        scaled_x, scaled_bias, scaled_state = weight_x * scale[:width], bias_x * scale[:width], weight_state * scale
+        # (`activate` reads -β ⊙ z: the LSTM's weights are scaled once, not z at every step)
         # H = 2σ(2(K + q)) - 1 with σ(y) = 1 / (1 + e^-y), position-major (Tx, B, h) so that q<t>
         # broadcasts over whole rows; e^-2(K+q) = e^-2K ⊙ e^-2q when neither factor can overflow
         # (|q| ≤ Σ|W_s| since |s| < 1), so the (Tx, B, h) exp is taken once, not at every step.
@@ -168,7 +171,7 @@ class AttentionDecoder(Function):
         i, f, g, o = (gates[..., k * n_s:(k + 1) * n_s] for k in range(4))
         with np.errstate(over="ignore"):
             for t in range(steps):
-                both = np.matmul(s[t], weight_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
+                both = np.matmul(s[t], scaled_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
                 query = both[:, width:]
                 query *= -2
                 sigma = sigmas[t]
@@ -187,8 +190,8 @@ class AttentionDecoder(Function):
                 alpha = np.exp(energies.T, out=alphas[t])
                 alpha /= alpha.sum(axis=-1, keepdims=True)
                 np.matmul(alpha[:, None, :], a, out=contexts[t])
-                z = np.matmul(contexts[t, :, 0], weight_x, out=gates[t])
-                z += bias_x
+                z = np.matmul(contexts[t, :, 0], scaled_x, out=gates[t])
+                z += scaled_bias
                 z += both[:, :width]
                 activate(z, n_s)
                 np.multiply(f[t], memory[t], out=memory[t + 1])

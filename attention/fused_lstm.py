@@ -39,10 +39,15 @@ def _gate_constants(hidden: int, dtype: np.dtype) -> tuple:
     return negative_beta, scale, shift
 
 
+def gate_scale(hidden: int, dtype) -> np.ndarray:
+    """-β (4H,): `activate` reads -β ⊙ z, so callers scale their weights' columns once, not z at every step."""
+    return _gate_constants(hidden, np.dtype(dtype))[0]
+
+
 def activate(z: np.ndarray, hidden: int) -> np.ndarray:
-    """[σ(z_i) σ(z_f) tanh(z_g) σ(z_o)] written over the pre-activations z (…, 4H) in place;
-    the caller silences numpy's overflow warning (np.errstate(over="ignore"), see the module docstring)."""
-    z *= _gate_constants(hidden, z.dtype)[0]
+    """[σ(z_i) σ(z_f) tanh(z_g) σ(z_o)] written in place over -β ⊙ z (…, 4H), the pre-activations
+    z scaled by `gate_scale`; the caller silences numpy's overflow warning (np.errstate(over="ignore"),
+    see the module docstring)."""
     np.exp(z, out=z)
     z += 1
     np.reciprocal(z, out=z)
@@ -135,55 +140,59 @@ class BidirectionalLSTM(Function):
         batch, steps, width = projected_forward.shape
         hidden = width // 4
         weight_h = np.stack([weight_forward, weight_backward])
-        # Direction-major, then reading step k: [0, k] holds position k, [1, k] position T-1-k.
-        # hs and cs have an extra slot 0 for the zero state read first.
-        gates = np.empty((2, steps, batch, width), dtype=weight_h.dtype)
-        gates[0] = projected_forward.swapaxes(0, 1)
-        gates[1] = projected_backward[:, ::-1].swapaxes(0, 1)
-        hs = np.zeros((2, steps + 1, batch, hidden), dtype=gates.dtype)
+        dtype = weight_h.dtype
+        scale = gate_scale(hidden, dtype)
+        # Reading step k, then direction: [k, 0] holds position k, [k, 1] position T-1-k, so
+        # that each step's (2, B, ·) block is contiguous; hs and cs have an extra slot 0 for the
+        # zero state read first.
+        gates = np.empty((steps, 2, batch, width), dtype=dtype)
+        np.multiply(projected_forward.swapaxes(0, 1), scale, out=gates[:, 0])
+        np.multiply(projected_backward[:, ::-1].swapaxes(0, 1), scale, out=gates[:, 1])
+        weight_scaled = weight_h * scale
+        hs = np.zeros((steps + 1, 2, batch, hidden), dtype=dtype)
         cs = np.zeros_like(hs)
-        tanh_cs = np.empty((2, steps, batch, hidden), dtype=gates.dtype)
-        scratch = np.empty((2, batch, hidden), dtype=gates.dtype)
+        tanh_cs = np.empty((steps, 2, batch, hidden), dtype=dtype)
+        scratch = np.empty((2, batch, hidden), dtype=dtype)
         i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
         with np.errstate(over="ignore"):
             for k in range(steps):
-                z = gates[:, k]
+                z = gates[k]
                 if k:
-                    z += np.matmul(hs[:, k], weight_h)
+                    z += np.matmul(hs[k], weight_scaled)
                 activate(z, hidden)
-                c = cs[:, k + 1]
-                np.multiply(f[:, k], cs[:, k], out=c)
-                c += np.multiply(i[:, k], g[:, k], out=scratch)
-                np.tanh(c, out=tanh_cs[:, k])
-                np.multiply(o[:, k], tanh_cs[:, k], out=hs[:, k + 1])
+                c = cs[k + 1]
+                np.multiply(f[k], cs[k], out=c)
+                c += np.multiply(i[k], g[k], out=scratch)
+                np.tanh(c, out=tanh_cs[k])
+                np.multiply(o[k], tanh_cs[k], out=hs[k + 1])
         self.save_for_backward(hs, cs, tanh_cs, gates, weight_h)
-        out = np.empty((batch, steps, 2 * hidden), dtype=gates.dtype)
-        out[..., :hidden] = hs[0, 1:].swapaxes(0, 1)
-        out[..., hidden:] = hs[1, :0:-1].swapaxes(0, 1)
+        out = np.empty((batch, steps, 2 * hidden), dtype=dtype)
+        out[..., :hidden] = hs[1:, 0].swapaxes(0, 1)
+        out[..., hidden:] = hs[:0:-1, 1].swapaxes(0, 1)
         return out
 
     def backward(self, grad):
         hs, cs, tanh_cs, gates, weight_h = self.saved
-        _, steps, batch, width = gates.shape
+        steps, _, batch, width = gates.shape
         hidden = width // 4
-        factors, through_tanh = gate_factors(gates, cs[:, :-1], tanh_cs, hidden)
+        factors, through_tanh = gate_factors(gates, cs[:-1], tanh_cs, hidden)
         forget = gates[..., hidden:2 * hidden]
-        d_h = np.empty((2, steps, batch, hidden), dtype=gates.dtype)  # ĝh, then δh, in reading order
-        d_h[0] = grad[..., :hidden].swapaxes(0, 1)
-        d_h[1] = grad[:, ::-1, hidden:].swapaxes(0, 1)
-        d_z = np.empty((2, steps, batch, 4, hidden), dtype=gates.dtype)
+        d_h = np.empty((steps, 2, batch, hidden), dtype=gates.dtype)  # ĝh, then δh, in reading order
+        d_h[:, 0] = grad[..., :hidden].swapaxes(0, 1)
+        d_h[:, 1] = grad[:, ::-1, hidden:].swapaxes(0, 1)
+        d_z = np.empty((2, steps, batch, 4, hidden), dtype=gates.dtype)  # direction-major: dW_h's rows
         weight_h_t = weight_h.swapaxes(1, 2)
         from_next_c = None  # δc<n> ⊙ f<n>
         for k in reversed(range(steps)):
-            d_c = d_h[:, k] * through_tanh[:, k]
+            d_c = d_h[k] * through_tanh[k]
             if from_next_c is not None:
                 d_c += from_next_c
-            gate_gradient(factors[:, k], d_h[:, k], d_c, d_z[:, k])
+            gate_gradient(factors[k], d_h[k], d_c, d_z[:, k])
             if k:
-                d_h[:, k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
-                from_next_c = d_c * forget[:, k]
+                d_h[k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
+                from_next_c = d_c * forget[k]
         d_z = d_z.reshape(2, steps, batch, width)
-        d_weight_h = np.matmul(hs[:, :-1].reshape(2, steps * batch, hidden).swapaxes(1, 2),
+        d_weight_h = np.matmul(hs[:-1].swapaxes(0, 1).reshape(2, steps * batch, hidden).swapaxes(1, 2),
                                d_z.reshape(2, steps * batch, width))
         grads = d_z[0].swapaxes(0, 1), d_z[1, ::-1].swapaxes(0, 1), d_weight_h[0], d_weight_h[1]
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
