@@ -154,7 +154,7 @@ class AttentionDecoder(Function):
         # (|q| ≤ Σ|W_s| since |s| < 1), so the (Tx, B, h) exp is taken once, not at every step.
         limit = np.log(np.finfo(dtype).max) / 4
         factored = np.abs(keys).max() <= limit and np.abs(weight_query).sum(axis=0).max() <= limit
-        keys_term = np.multiply(keys.swapaxes(0, 1), -2, dtype=dtype)
+        keys_term = np.multiply(keys.swapaxes(0, 1), -2, dtype=dtype, order="C")
         if factored:
             np.exp(keys_term, out=keys_term)
         energy_weight = weight_energy[:, 0] * 2  # e = H w_e = σ(…)·2w_e - Σ w_e

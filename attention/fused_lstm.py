@@ -58,8 +58,8 @@ def activate(z: np.ndarray, hidden: int) -> np.ndarray:
 
 
 def slopes(gates: np.ndarray, hidden: int) -> np.ndarray:
-    """∂gate/∂z for activated gates y (…, 4H), in a new array: y(1 - y), and 1 - y² on the g block."""
-    result = np.subtract(1, gates)
+    """∂gate/∂z for activated gates y (…, 4H), in a new C-ordered array: y(1 - y), and 1 - y² on the g block."""
+    result = np.subtract(1, gates, order="C")
     result *= gates
     g, slope_g = gates[..., 2 * hidden:3 * hidden], result[..., 2 * hidden:3 * hidden]
     np.multiply(g, g, out=slope_g)
@@ -175,25 +175,26 @@ class BidirectionalLSTM(Function):
         hs, cs, tanh_cs, gates, weight_h = self.saved
         steps, _, batch, width = gates.shape
         hidden = width // 4
-        factors, through_tanh = gate_factors(gates, cs[:-1], tanh_cs, hidden)
+        # direction-major, (2, T, B, 4, H): each direction's dz rows are then one matrix for dW_h
+        factors, through_tanh = gate_factors(*(x.swapaxes(0, 1) for x in (gates, cs[:-1], tanh_cs)), hidden)
         forget = gates[..., hidden:2 * hidden]
         d_h = np.empty((steps, 2, batch, hidden), dtype=gates.dtype)  # ĝh, then δh, in reading order
         d_h[:, 0] = grad[..., :hidden].swapaxes(0, 1)
         d_h[:, 1] = grad[:, ::-1, hidden:].swapaxes(0, 1)
-        d_z = np.empty((2, steps, batch, 4, hidden), dtype=gates.dtype)  # direction-major: dW_h's rows
+        d_z = factors  # each step's dz is written over its factors, which nothing reads after
         weight_h_t = weight_h.swapaxes(1, 2)
         from_next_c = None  # δc<n> ⊙ f<n>
         for k in reversed(range(steps)):
-            d_c = d_h[k] * through_tanh[k]
+            d_c = d_h[k] * through_tanh[:, k]
             if from_next_c is not None:
                 d_c += from_next_c
-            gate_gradient(factors[k], d_h[k], d_c, d_z[:, k])
+            gate_gradient(factors[:, k], d_h[k], d_c, d_z[:, k])
             if k:
                 d_h[k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
                 from_next_c = d_c * forget[k]
         d_z = d_z.reshape(2, steps, batch, width)
-        d_weight_h = np.matmul(hs[:-1].swapaxes(0, 1).reshape(2, steps * batch, hidden).swapaxes(1, 2),
-                               d_z.reshape(2, steps * batch, width))
+        h_previous = hs[:-1].swapaxes(0, 1).reshape(2, steps * batch, hidden)  # a copy, a quarter of dz's size
+        d_weight_h = np.matmul(h_previous.swapaxes(1, 2), d_z.reshape(2, steps * batch, width))
         grads = d_z[0].swapaxes(0, 1), d_z[1, ::-1].swapaxes(0, 1), d_weight_h[0], d_weight_h[1]
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
