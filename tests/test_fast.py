@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from attention.fast import Attention, AttentionDecoder, FastSeq2SeqAttention, fast
+from attention.fast import Attention, AttentionDecoder, FastSeq2SeqAttention, _score_parts, fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 CELLS = ["lstm", "gru", "rnn"]
@@ -112,3 +112,26 @@ def test_attention_gradcheck(score):
 def test_attention_decoder_gradcheck(score):
     inputs = attention_inputs(score, np.random.default_rng(4), lstm=True)
     assert mg.gradcheck(lambda *xs: AttentionDecoder.apply(*xs, steps=3), inputs, atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_keys_too_large_for_the_factored_exp_take_the_per_step_exp(score):
+    """AttentionDecoder takes e^-2(K+q) as e^-2K ⊙ e^-2q only while neither factor can overflow;
+    keys beyond that (here one hidden unit's) are computed with one exp per step, and the twin
+    still gives the composed model's outputs and gradients."""
+    composed = small_model("lstm", score)
+    layer = composed.attention.energy_hidden if score == "dlai" else composed.attention.key
+    limit = np.log(np.finfo(np.float64).max) / 4
+    layer.bias.data[0] = 2 * limit  # saturates tanh for that unit: H = 1 at every position
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(0, 7, size=(4, 6)), rng.integers(0, 5, size=(4, 3))
+    with mg.no_grad():
+        twin = fast(composed)
+        keys = _score_parts(twin.attention, twin.encode(x))[0]
+    assert np.abs(keys.data).max() > limit  # the per-step exp is what this test runs
+    logits, alpha, loss, grads = run(composed, x, y)
+    fast_logits, fast_alpha, fast_loss, fast_grads = run(twin, x, y)
+    np.testing.assert_allclose(fast_logits.data, logits.data, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast_alpha.data, alpha.data, rtol=0, atol=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(fast_grads[name], grad, rtol=0, atol=1e-12, err_msg=name)
