@@ -222,6 +222,7 @@ class AttentionDecoder(Function):
         d_contexts = np.empty((steps, batch, n_a2), dtype=gates.dtype)
         d_energies = np.empty((steps, tx, batch), dtype=gates.dtype)  # position-major, as the σ
         weight_x_t, weight_state_t = weight_x.T, weight_state.T
+        carried = np.empty((batch, 4, n_s), dtype=gates.dtype)
         d_keys_step = np.empty(sigmas.shape[1:], dtype=gates.dtype)
         d_keys = np.zeros(sigmas.shape[1:], dtype=gates.dtype)  # Σ_t dK<t>, position-major
         from_next_s = from_next_m = None  # dz<t+1> W_hᵀ + dq<t+1> W_sᵀ and δm<t+1> ⊙ f<t+1>
@@ -231,7 +232,7 @@ class AttentionDecoder(Function):
             if from_next_m is not None:
                 d_m += from_next_m
             d_z = d_zq[t, :, :width]
-            gate_gradient(factors[t], d_s, d_m, d_z.reshape(batch, 4, n_s))
+            gate_gradient(factors[t], d_s, d_m, d_z.reshape(batch, 4, n_s), carried)
             d_context = np.matmul(d_z, weight_x_t, out=d_contexts[t])
             d_alpha = np.matmul(a, d_context[:, :, None])[..., 0]
             d_alpha += grad_alpha[t]

@@ -110,10 +110,13 @@ def gate_factors(gates: np.ndarray, c_previous: np.ndarray, tanh_c: np.ndarray, 
     return factors, through_tanh
 
 
-def gate_gradient(factors: np.ndarray, d_h: np.ndarray, d_c: np.ndarray, out: np.ndarray) -> None:
-    """dz = act' ⊙ [δc ⊙ g, δc ⊙ c<p>, δc ⊙ i, δh ⊙ tanh c] of one step, written into `out` (…, 4, H)."""
-    np.multiply(factors[..., :3, :], d_c[..., None, :], out=out[..., :3, :])
-    np.multiply(factors[..., 3, :], d_h, out=out[..., 3, :])
+def gate_gradient(factors: np.ndarray, d_h: np.ndarray, d_c: np.ndarray, out: np.ndarray, carried: np.ndarray) -> None:
+    """dz = act' ⊙ [δc ⊙ g, δc ⊙ c<p>, δc ⊙ i, δh ⊙ tanh c] of one step, written into `out` (…, 4, H).
+    [δc, δc, δc, δh] is first copied into the array `carried` (…, 4, H): one multiply of whole rows
+    then costs less than multiplies that broadcast along the gate axis (H elements at a time)."""
+    carried[..., :3, :] = d_c[..., None, :]
+    carried[..., 3, :] = d_h
+    np.multiply(factors, carried, out=out)
 
 
 class BidirectionalLSTM(Function):
@@ -185,12 +188,13 @@ class BidirectionalLSTM(Function):
         d_h[:, 1] = grad[:, ::-1, hidden:].swapaxes(0, 1)
         d_z = factors  # each step's dz is written over its factors, which nothing reads after
         weight_h_t = weight_h.swapaxes(1, 2)
+        carried = np.empty((2, batch, 4, hidden), dtype=gates.dtype)
         from_next_c = None  # δc<n> ⊙ f<n>
         for k in reversed(range(steps)):
             d_c = d_h[k] * through_tanh[:, k]
             if from_next_c is not None:
                 d_c += from_next_c
-            gate_gradient(factors[:, k], d_h[k], d_c, d_z[:, k])
+            gate_gradient(factors[:, k], d_h[k], d_c, d_z[:, k], carried)
             if k:
                 d_h[k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
                 from_next_c = d_c * forget[k]
