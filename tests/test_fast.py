@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from attention.fast import Attention, AttentionLSTMStep, FastSeq2SeqAttention, fast
+from attention.fast import Attention, AttentionDecoder, FastSeq2SeqAttention, _score_parts, fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 
 CELLS = ["lstm", "gru", "rnn"]
@@ -62,41 +62,44 @@ def test_the_twin_gives_the_composed_models_outputs_and_gradients(cell, score):
 
 @pytest.mark.parametrize("score", SCORES)
 def test_the_twin_has_few_named_nodes(score):
-    """Per decoder step one AttentionLSTMStep node, one LSTMSequence per encoder direction, one
-    output-layer matmul after the loop; the step's slices carry the seed's names."""
+    """One BidirectionalLSTM node for the encoder, one AttentionDecoder node for every decoder
+    step, one output-layer matmul after the loop; its slices carry the seed's names."""
     model = small_model("lstm", score)
     x = np.zeros((2, 6), dtype=np.int64)
     logits, alpha = fast(model)(x)
     tensors = mg.topological_order(logits, all_inputs=True)
     kinds = [type(t.grad_fn).__name__ for t in tensors if t.grad_fn is not None]
-    assert kinds.count("AttentionLSTMStep") == 3 and kinds.count("LSTMSequence") == 2
+    assert kinds.count("AttentionDecoder") == 1 and kinds.count("BidirectionalLSTM") == 1
     users_of_output_weight = [t for t in tensors if t.grad_fn is not None
                               and any(i is model.output.weight for i in t.grad_fn.inputs)]
     assert len(users_of_output_weight) == 1 and users_of_output_weight[0].shape == (2 * 3, 5)
     names = {t.name for t in tensors + mg.topological_order(alpha, all_inputs=True)}
-    assert {"a", "s<1>", "memory<2>", "alpha<3,·>", "[s<1>; memory<1>; alpha<1,·>]", "logits"} <= names
+    assert {"a", "s", "alpha", "[s; alpha]", "logits"} <= names
     composed_logits, _ = model(x)
-    assert len(tensors) < len(mg.topological_order(composed_logits, all_inputs=True)) / 4
+    assert len(tensors) < len(mg.topological_order(composed_logits, all_inputs=True)) / 10
 
 
 def attention_inputs(score, rng, lstm: bool):
-    """Float64 inputs of an Attention (or AttentionLSTMStep) node, the dlai pre-relu energies
-    kept away from the kink at 0 and of both signs, so the relu's mask is exercised."""
+    """Float64 inputs of an Attention node (s<t-1> among them) or of an AttentionDecoder node
+    (the LSTM's weights instead), the dlai pre-relu energies of the first step kept away from
+    the kink at 0 and of both signs, so the relu's mask is exercised."""
     def tensor(*shape, scale=0.7):
         return mg.Tensor(rng.normal(0, scale, shape), requires_grad=True, dtype=np.float64)
     for _ in range(200):
         keys, a, s_prev = tensor(B, TX, HIDDEN), tensor(B, TX, N_A2), tensor(B, N_S)
         query, energy = tensor(N_S, HIDDEN), tensor(HIDDEN, 1)
         score_inputs = [query, energy] + ([tensor(1)] if score == "dlai" else [])
-        cell = [tensor(B, N_S), tensor(N_A2, 4 * N_S), tensor(4 * N_S), tensor(N_S, 4 * N_S)] if lstm else []
         if score == "bahdanau":
             break
-        pre = np.tanh(keys.data + (s_prev.data @ query.data)[:, None]) @ energy.data + score_inputs[2].data
+        pre = np.tanh(keys.data + (s_prev.data @ query.data)[:, None] * (not lstm)) @ energy.data \
+            + score_inputs[2].data
         if np.abs(pre).min() > 0.05 and 0.3 < (pre > 0).mean() < 0.9:
             break
     else:
         pytest.fail("no draw gave dlai energies away from the relu's kink")
-    return [keys, a, s_prev] + cell + score_inputs
+    if lstm:
+        return [keys, a, tensor(N_A2, 4 * N_S), tensor(4 * N_S), tensor(N_S, 4 * N_S)] + score_inputs
+    return [keys, a, s_prev] + score_inputs
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -106,6 +109,29 @@ def test_attention_gradcheck(score):
 
 
 @pytest.mark.parametrize("score", SCORES)
-def test_attention_lstm_step_gradcheck(score):
+def test_attention_decoder_gradcheck(score):
     inputs = attention_inputs(score, np.random.default_rng(4), lstm=True)
-    assert mg.gradcheck(lambda *xs: AttentionLSTMStep.apply(*xs), inputs, atol=1e-7, rtol=1e-5)
+    assert mg.gradcheck(lambda *xs: AttentionDecoder.apply(*xs, steps=3), inputs, atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_keys_too_large_for_the_factored_exp_take_the_per_step_exp(score):
+    """AttentionDecoder takes e^-2(K+q) as e^-2K ⊙ e^-2q only while neither factor can overflow;
+    keys beyond that (here one hidden unit's) are computed with one exp per step, and the twin
+    still gives the composed model's outputs and gradients."""
+    composed = small_model("lstm", score)
+    layer = composed.attention.energy_hidden if score == "dlai" else composed.attention.key
+    limit = np.log(np.finfo(np.float64).max) / 4
+    layer.bias.data[0] = 2 * limit  # saturates tanh for that unit: H = 1 at every position
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(0, 7, size=(4, 6)), rng.integers(0, 5, size=(4, 3))
+    with mg.no_grad():
+        twin = fast(composed)
+        keys = _score_parts(twin.attention, twin.encode(x))[0]
+    assert np.abs(keys.data).max() > limit  # the per-step exp is what this test runs
+    logits, alpha, loss, grads = run(composed, x, y)
+    fast_logits, fast_alpha, fast_loss, fast_grads = run(twin, x, y)
+    np.testing.assert_allclose(fast_logits.data, logits.data, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast_alpha.data, alpha.data, rtol=0, atol=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(fast_grads[name], grad, rtol=0, atol=1e-12, err_msg=name)

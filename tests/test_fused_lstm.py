@@ -1,15 +1,16 @@
-"""attention.fused_lstm: LSTMStep and LSTMSequence, the fast twin's one-node LSTM.
+"""attention.fused_lstm: BidirectionalLSTM, the fast twin's one-node encoder.
 
-Each is checked three ways, in float64: its analytic backward against central differences
-(mg.gradcheck), its values and every gradient against the composed LSTMCell it replaces, and
-LSTMSequence against PyTorch's nn.LSTM.
+It is checked three ways, in float64: its analytic backward against central differences
+(mg.gradcheck), its values and every gradient against the two composed LSTMCells it replaces,
+and against PyTorch's bidirectional nn.LSTM. The gate activation from one exp is checked against
+numpy's tanh and the Sigmoid op, overflow included.
 """
 import numpy as np
 import pytest
 
 import minigrad as mg
 from attention.cells import LSTMCell
-from attention.fused_lstm import LSTMSequence, LSTMStep
+from attention.fused_lstm import BidirectionalLSTM, activate, gate_scale
 
 B, T, H, IN = 3, 4, 5, 6
 
@@ -18,92 +19,79 @@ def tensor(rng, *shape, scale=1.0):
     return mg.Tensor(rng.standard_normal(shape) * scale, requires_grad=True, dtype=np.float64)
 
 
-def sequence(cell, projected, reverse=False):
-    """h<t> for every step from a zero state as one LSTMSequence node, as the fast twin's encoder runs it."""
-    h, c = cell.initial_state(projected.shape[0])
-    return LSTMSequence.apply(projected, h, c, cell.weight_h, reverse=reverse)
+def encoder(cells, x):
+    """a = [h→; h←] (B, T, 2H) as one BidirectionalLSTM node, as the fast twin's encoder runs it."""
+    return BidirectionalLSTM.apply(*[cell.input_projection(x) for cell in cells], *[cell.weight_h for cell in cells])
 
 
-def composed_sequence(cell, projected, h, c, reverse):
-    """The composed cell stepped over `projected` (B, T, 4H): h<t> for every t, in input order."""
-    steps = range(projected.shape[1])
-    outputs = {}
-    for t in (reversed(steps) if reverse else steps):
-        h, c = cell.step(projected[:, t], (h, c))
-        outputs[t] = h
-    return mg.stack([outputs[t] for t in steps], axis=1)
+def composed_encoder(cells, x):
+    """The composed cells stepped from a zero state, left to right and right to left: [h→<t>; h←<t>]."""
+    directions = []
+    for cell, order in zip(cells, (range(T), range(T - 1, -1, -1))):
+        projected, state, outputs = cell.input_projection(x), cell.initial_state(x.shape[0]), {}
+        for t in order:
+            state = cell.step(projected[:, t], state)
+            outputs[t] = state[0]
+        directions.append(mg.stack([outputs[t] for t in range(T)], axis=1))
+    return mg.concat(directions, axis=-1)
 
 
-def test_lstm_step_gradcheck():
-    rng = np.random.default_rng(11)
-    inputs = [tensor(rng, B, 4 * H), tensor(rng, B, H), tensor(rng, B, H), tensor(rng, H, 4 * H)]
-    assert mg.gradcheck(lambda *xs: LSTMStep.apply(*xs), inputs)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gate_activation_is_sigmoid_and_tanh_overflow_included(dtype):
+    z = np.concatenate([np.linspace(-120, 120, 241), [-1e4, 1e4, 0.0, 1e-8]]).astype(dtype)
+    z = np.tile(z[:, None], (1, 4 * 2))  # every gate block sees every value
+    with np.errstate(over="raise"):
+        sigmoid = mg.Tensor(z[:, :2]).sigmoid().data
+    with np.errstate(over="ignore"):
+        gates = activate(z * gate_scale(2, dtype), 2)
+    tolerance = 2 * np.finfo(dtype).eps
+    for k in (0, 1, 3):
+        np.testing.assert_allclose(gates[:, 2 * k:2 * k + 2], sigmoid, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(gates[:, 4:6], np.tanh(z[:, :2]), rtol=0, atol=tolerance)
+    assert np.all(np.isfinite(gates))
 
 
-def test_lstm_step_equals_the_composed_cell():
-    """Values and parameter gradients of one LSTMStep node equal the composed cell's step."""
-    rng = np.random.default_rng(12)
-    cell = LSTMCell(IN, H, dtype=np.float64)
-    x, h, c = mg.Tensor(rng.standard_normal((B, IN))), tensor(rng, B, H), tensor(rng, B, H)
-
-    def fused_step(x, state):
-        both = LSTMStep.apply(cell.input_projection(x), *state, cell.weight_h)
-        return both[:, :H], both[:, H:]
-
-    results = []
-    for step in (cell, fused_step):
-        h.grad = c.grad = None
-        cell.zero_grad()
-        h_next, c_next = step(x, (h, c))
-        ((h_next * h_next).sum() + (c_next * 3).sum()).backward()
-        grads = {name: p.grad for name, p in cell.named_parameters()}
-        results.append((h_next.data, c_next.data, h.grad, c.grad, grads))
-    (h0, c0, gh0, gc0, grads0), (h1, c1, gh1, gc1, grads1) = results
-    for ours, reference in ((h1, h0), (c1, c0), (gh1, gh0), (gc1, gc0)):
-        np.testing.assert_allclose(ours, reference, atol=1e-12)
-    for name in grads0:
-        np.testing.assert_allclose(grads1[name], grads0[name], atol=1e-12, err_msg=name)
-
-
-@pytest.mark.parametrize("reverse", [False, True], ids=["left-to-right", "right-to-left"])
-def test_lstm_sequence_gradcheck(reverse):
+def test_bidirectional_lstm_gradcheck():
     rng = np.random.default_rng(13)
-    inputs = [tensor(rng, 2, 3, 4 * 2), tensor(rng, 2, 2), tensor(rng, 2, 2), tensor(rng, 2, 4 * 2)]
-    assert mg.gradcheck(lambda *xs: LSTMSequence.apply(*xs, reverse=reverse), inputs)
+    inputs = [tensor(rng, 2, 3, 4 * 2), tensor(rng, 2, 3, 4 * 2), tensor(rng, 2, 4 * 2), tensor(rng, 2, 4 * 2)]
+    assert mg.gradcheck(lambda *xs: BidirectionalLSTM.apply(*xs), inputs)
 
 
-@pytest.mark.parametrize("reverse", [False, True], ids=["left-to-right", "right-to-left"])
-def test_lstm_sequence_equals_the_composed_cell_stepped(reverse):
-    """Outputs and the gradients of P, h₀, c₀ and W_h equal those of the composed cell stepped T times."""
+def test_bidirectional_lstm_equals_the_composed_cells_stepped():
+    """Outputs and the gradients of every weight and bias equal those of the two composed cells."""
     rng = np.random.default_rng(14)
-    cell = LSTMCell(IN, H, dtype=np.float64)
-    projected, h, c = tensor(rng, B, T, 4 * H), tensor(rng, B, H, scale=0.5), tensor(rng, B, H, scale=0.5)
-    weights = rng.standard_normal((B, T, H))
+    cells = [LSTMCell(IN, H, dtype=np.float64) for _ in range(2)]
+    for cell in cells:
+        cell.bias_x.data[...] = rng.standard_normal(4 * H)
+    x = mg.Tensor(rng.standard_normal((B, T, IN)), requires_grad=True, dtype=np.float64)
+    weights = mg.Tensor(rng.standard_normal((B, T, 2 * H)))
     results = []
-    for run in (lambda: composed_sequence(cell, projected, h, c, reverse),
-                lambda: LSTMSequence.apply(projected, h, c, cell.weight_h, reverse=reverse)):
-        for leaf in (projected, h, c, cell.weight_h):
-            leaf.grad = None
-        out = run()
-        (out * out * mg.Tensor(weights)).sum().backward()
-        results.append([out.data] + [leaf.grad for leaf in (projected, h, c, cell.weight_h)])
-    for what, composed, fused in zip(["h", "dP", "dh0", "dc0", "dW_h"], *results):
-        np.testing.assert_allclose(fused, composed, atol=1e-12, err_msg=what)
+    for run in (composed_encoder, encoder):
+        x.grad = None
+        for cell in cells:
+            cell.zero_grad()
+        out = run(cells, x)
+        (out * out * weights).sum().backward()
+        results.append([out.data, x.grad] + [p.grad for cell in cells for p in cell.parameters()])
+    names = ["a", "dx"] + [f"{d}.{name}" for d in ("forward", "backward") for name, _ in cells[0].named_parameters()]
+    for what, composed, fused in zip(names, *results):
+        assert np.abs(composed).max() > 0, what
+        np.testing.assert_allclose(fused, composed, rtol=0, atol=1e-12, err_msg=what)
 
 
-def test_lstm_sequence_is_one_named_node_of_the_graph():
-    """The fused path still draws: LSTMSequence is a Function node with the sequence's inputs."""
-    cell = LSTMCell(IN, H)
-    out = sequence(cell, cell.input_projection(np.zeros((B, T), dtype=np.int64)), reverse=True)
-    assert type(out.grad_fn).__name__ == "LSTMSequence" and out.shape == (B, T, H)
-    assert cell.weight_h in out.grad_fn.inputs
-    assert "LSTMSequence" in mg.draw(out.sum()).source
+def test_bidirectional_lstm_is_one_named_node_of_the_graph():
+    """The fused path still draws: BidirectionalLSTM is a Function node with both cells' weights."""
+    cells = [LSTMCell(IN, H) for _ in range(2)]
+    out = encoder(cells, np.zeros((B, T), dtype=np.int64))
+    assert type(out.grad_fn).__name__ == "BidirectionalLSTM" and out.shape == (B, T, 2 * H)
+    assert all(cell.weight_h in out.grad_fn.inputs for cell in cells)
+    assert "BidirectionalLSTM" in mg.draw(out.sum()).source
 
 
 @pytest.mark.torch
-def test_lstm_sequence_matches_torch_bidirectional_lstm():
-    """Two LSTMSequence nodes (left-to-right and right-to-left) equal a bidirectional nn.LSTM:
-    outputs and the gradients of every weight and bias."""
+def test_bidirectional_lstm_matches_torch():
+    """One BidirectionalLSTM node equals a bidirectional nn.LSTM: outputs and the gradients of
+    every weight and bias."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(15)
     x = rng.standard_normal((B, T, IN))
@@ -119,8 +107,7 @@ def test_lstm_sequence_matches_torch_bidirectional_lstm():
             getattr(reference, "bias_hh_l0" + suffix).zero_()
     weights = rng.standard_normal((B, T, 2 * H))
 
-    out = mg.concat([sequence(cells[0], cells[0].input_projection(mg.Tensor(x))),
-                     sequence(cells[1], cells[1].input_projection(mg.Tensor(x)), reverse=True)], axis=-1)
+    out = encoder(cells, mg.Tensor(x))
     (out * out * mg.Tensor(weights)).sum().backward()
     theirs, _ = reference(torch.from_numpy(x))
     (theirs * theirs * torch.from_numpy(weights)).sum().backward()

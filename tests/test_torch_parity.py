@@ -373,21 +373,22 @@ def torch_attention(keys, a, s_prev, weight_query, weight_energy, bias_energy=No
 
 
 def attention_arrays(score, lstm, batch=3, tx=5, n_a2=4, n_s=3, hidden=3, seed=21):
-    """Inputs of the twin's Attention / AttentionLSTMStep nodes; dlai's pre-relu energies of both
-    signs and away from 0, so the relu's mask is exercised and its kink is not hit."""
+    """Inputs of the twin's Attention node ([K, a, s<t-1>, W_s, w_e(, b_e)]) or AttentionDecoder node
+    ([K, a, W_x, b_x, W_h, W_s, w_e(, b_e)]); dlai's pre-relu energies (of the first decoder step,
+    from s<0> = 0) of both signs and away from 0, so the relu's mask is exercised and its kink is not hit."""
     rng = np.random.default_rng(seed)
     for _ in range(200):
         keys, a, s_prev = rng.normal(0, 0.7, (batch, tx, hidden)), rng.normal(size=(batch, tx, n_a2)), \
             rng.normal(size=(batch, n_s))
         score_arrays = [rng.normal(0, 0.7, (n_s, hidden)), rng.normal(0, 0.7, (hidden, 1))]
-        cell = [rng.normal(size=(batch, n_s)), rng.normal(0, 0.5, (n_a2, 4 * n_s)), rng.normal(0, 0.5, 4 * n_s),
-                rng.normal(0, 0.5, (n_s, 4 * n_s))] if lstm else []
+        first = [keys, a] + ([rng.normal(0, 0.5, (n_a2, 4 * n_s)), rng.normal(0, 0.5, 4 * n_s),
+                              rng.normal(0, 0.5, (n_s, 4 * n_s))] if lstm else [s_prev])
         if score == "bahdanau":
-            return [keys, a, s_prev] + cell + score_arrays
+            return first + score_arrays
         bias = rng.normal(0, 0.3, 1)
-        pre = np.tanh(keys + (s_prev @ score_arrays[0])[:, None]) @ score_arrays[1] + bias
+        pre = np.tanh(keys + (not lstm) * (s_prev @ score_arrays[0])[:, None]) @ score_arrays[1] + bias
         if np.abs(pre).min() > 0.05 and 0.3 < (pre > 0).mean() < 0.9:
-            return [keys, a, s_prev] + cell + score_arrays + [bias]
+            return first + score_arrays + [bias]
     pytest.fail("no draw gave dlai energies away from the relu's kink")
 
 
@@ -400,18 +401,23 @@ def test_fast_attention_node_matches_torch(score):
 
 
 @pytest.mark.parametrize("score", ["dlai", "bahdanau"])
-def test_fast_decoder_step_matches_torch_attention_and_lstm_cell(score):
-    """attention.fast.AttentionLSTMStep, [s<t>; memory<t>; α<t,·>] in one node, against the
-    attention in PyTorch followed by nn.LSTMCell holding the same weights (its b_hh zero)."""
-    from attention.fast import AttentionLSTMStep
-    n_s = 3
+def test_fast_decoder_matches_torch_attention_and_lstm_cell(score):
+    """attention.fast.AttentionDecoder, [s<t>; α<t,·>] of every decoder step in one node, against
+    the attention in PyTorch and nn.LSTMCell holding the same weights (its b_hh zero), looped."""
+    from attention.fast import AttentionDecoder
+    n_s, steps = 3, 4
     cell = torch.nn.LSTMCell(4, n_s).double()
 
-    def reference(keys, a, s_prev, memory, weight_x, bias_x, weight_h, *score_weights):
-        alpha, context = torch_attention(keys, a, s_prev, *score_weights)
+    def reference(keys, a, weight_x, bias_x, weight_h, *score_weights):
         weights = {"weight_ih": weight_x.T, "weight_hh": weight_h.T, "bias_ih": bias_x,
                    "bias_hh": torch.zeros_like(bias_x)}
-        s, memory = torch.func.functional_call(cell, weights, (context, (s_prev, memory)))
-        return torch.cat([s, memory, alpha], dim=-1)
+        s = memory = torch.zeros(a.shape[0], n_s, dtype=a.dtype)
+        outputs = []
+        for _ in range(steps):
+            alpha, context = torch_attention(keys, a, s, *score_weights)
+            s, memory = torch.func.functional_call(cell, weights, (context, (s, memory)))
+            outputs.append(torch.cat([s, alpha], dim=-1))
+        return torch.stack(outputs, dim=1)
 
-    compare(lambda *xs: AttentionLSTMStep.apply(*xs), reference, attention_arrays(score, lstm=True, n_s=n_s))
+    compare(lambda *xs: AttentionDecoder.apply(*xs, steps=steps), reference,
+            attention_arrays(score, lstm=True, n_s=n_s))
