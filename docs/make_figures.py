@@ -17,7 +17,7 @@ Three kinds of pictures, all made by the project's own code:
 
      healthy     python -m attention train --task dlai-dates --train-size 10000 --epochs 12 --seed 0
                      --last-date 2025-01-01
-     dead_relu   python -m attention train --task dlai-dates --train-size 10000 --score dlai --seed 1
+     dead_relu   python -m attention train --task dlai-dates --train-size 10000 --score dlai --seed 4
                      --epochs 3 --last-date 2025-01-01
 
    (the assignment's task and sizes; the last date pins the data: by default the dates are drawn
@@ -67,10 +67,10 @@ RUNS = {
                              "last_date": END.isoformat()},
                 "command": f"python -m attention train --task dlai-dates --train-size 10000 --epochs 12 "
                            f"--seed 0 --last-date {END.isoformat()}"},
-    "dead_relu": {"settings": {**COURSE, "score": "dlai", "seed": 1, "epochs": 3,
+    "dead_relu": {"settings": {**COURSE, "score": "dlai", "seed": 4, "epochs": 3,
                                "last_date": END.isoformat()},
                   "command": f"python -m attention train --task dlai-dates --train-size 10000 --score dlai "
-                             f"--seed 1 --epochs 3 --last-date {END.isoformat()}"},
+                             f"--seed 4 --epochs 3 --last-date {END.isoformat()}"},
 }
 FAST = {"epochs": 1, "train_size": 300, "held_out_size": 100}  # --fast: the same code, seconds
 # The explorer pages the docs write, photographed in a real browser: (steps to click, node to click).
