@@ -77,3 +77,17 @@ def test_a_bad_every_is_refused_by_name(every):
     with pytest.raises(ValueError, match=r"rare_collections: every must be a whole number .* got"):
         with rare_collections(every=every):
             pass
+
+
+def test_bench_collector_counts_no_pass_inside_rare_collections():
+    """bench/bench_collector.py, the figures behind COLLECT_EVERY, on a few steps."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "bench" / "bench_collector.py"), "--steps", "3"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if "rare_collections" in line]
+    assert [row[0] for row in rows] == ["fast", "composed"]
+    assert all(row[2] == "0/0/0" for row in rows), done.stdout
