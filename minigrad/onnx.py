@@ -511,8 +511,10 @@ class _Builder:
             graph_outputs.append(self.value_info(name, output.dtype,
                                                  self.dims(output.shape, self.twin[output].shape)))
         outputs = {o.name for o in graph_outputs}
+        read = {name for node in g.nodes for name in node.input} | outputs
         graph = onnx.helper.make_graph(g.nodes, "minigrad", graph_inputs, graph_outputs,
-                                       initializer=g.initializers,
+                                       # a Function may skip a weight (a product with a zero first state)
+                                       initializer=[i for i in g.initializers if i.name in read],
                                        value_info=[v for v in g.value_info if v.name not in outputs])
         opsets = [onnx.helper.make_opsetid("", OPSET)]
         return onnx.helper.make_model(graph, opset_imports=opsets, producer_name="minigrad",

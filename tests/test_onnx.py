@@ -253,6 +253,24 @@ def test_the_date_models(score, twin, dtype, tmp_path):
     np.testing.assert_allclose(alpha, want_alpha, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("tx, ty", [(1, 3), (4, 1)])
+def test_a_weight_no_node_reads_is_not_written(tx, ty, tmp_path):
+    """With one input or one output position the fast twin's first step, from a zero state, skips
+    the products with W_h (and W_s): the file holds only the initializers its nodes read, so ONNX
+    Runtime has none to drop (it warns on every load when there are)."""
+    from attention.fast import fast
+    from attention.seq2seq import ModelConfig, Seq2SeqAttention
+    mg.manual_seed(6)
+    model = fast(Seq2SeqAttention(ModelConfig(Tx=tx, Ty=ty)))
+    x = np.random.default_rng(7).integers(0, 37, (2, tx))
+    exported = export(model, x, tmp_path / "m.onnx")
+    read = {name for node in exported.graph.node for name in node.input}
+    assert [i.name for i in exported.graph.initializer if i.name not in read] == []
+    assert len(exported.graph.initializer) > 0
+    for got, want in zip(run(tmp_path / "m.onnx", [x]), minigrad_outputs(model, [x])):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("twin", [False, True], ids=["composed", "fast twin"])
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_the_other_cells(cell, twin, tmp_path):
