@@ -23,51 +23,12 @@ import numpy as np
 import minigrad as mg
 from attention.additive import BahdanauAttention, DlaiAttention
 from attention.cells import LSTMCell
-from attention.fused_lstm import (BidirectionalLSTM, activate, gate_factors, gate_gradient, gate_scale,
+from attention.fused_lstm import (BidirectionalLSTM, activate, cell_gradient, cell_update, gate_factors, gate_scale,
                                   onnx_gate_constants, onnx_named, onnx_step)
 from attention.seq2seq import Seq2SeqAttention
 from minigrad.function import Function
 from minigrad.nn import Module
 from minigrad.tensor import Tensor
-
-
-# --- the attention of one decoder step, in numpy ---------------------------------------------
-def attend(keys, a, s_prev, weight_query, weight_energy, bias_energy=None) -> tuple:
-    """(α (B, Tx), c (B, n_a2), saved): the Attention Function's forward (see its docstring)."""
-    hidden = keys + np.matmul(s_prev, weight_query)[:, None, :]
-    np.tanh(hidden, out=hidden)
-    batch, tx, width = hidden.shape
-    energies = np.matmul(hidden.reshape(batch * tx, width), weight_energy).reshape(batch, tx)
-    if bias_energy is not None:  # the dlai score: relu(… + b)
-        energies += bias_energy
-        positive = energies > 0
-        energies *= positive
-    else:
-        positive = None
-    alpha = np.exp(energies - energies.max(axis=-1, keepdims=True))
-    alpha /= alpha.sum(axis=-1, keepdims=True)
-    context = np.matmul(alpha[:, None, :], a)[:, 0]
-    return alpha, context, (hidden, positive, alpha)
-
-
-def attend_backward(grad_alpha, grad_context, a, s_prev, weight_query, weight_energy, saved) -> tuple:
-    """(d keys, d a, d s<t-1>, d W_s, d w_e, d b_e or None) from the gradients of α and c."""
-    hidden, positive, alpha = saved
-    batch, tx, width = hidden.shape
-    d_alpha = np.matmul(a, grad_context[:, :, None])[..., 0]
-    d_alpha += grad_alpha
-    d_a = alpha[:, :, None] * grad_context[:, None, :]
-    d_energies = d_alpha - (alpha * d_alpha).sum(axis=-1, keepdims=True)
-    d_energies *= alpha
-    d_bias = None
-    if positive is not None:
-        d_energies *= positive
-        d_bias = d_energies.sum().reshape(1)
-    d_weight_energy = hidden.reshape(-1, width).T @ d_energies.reshape(-1, 1)
-    d_hidden = d_energies[:, :, None] * weight_energy[:, 0]
-    d_hidden *= 1 - hidden * hidden
-    d_query = d_hidden.sum(axis=1)
-    return (d_hidden, d_a, d_query @ weight_query.T, s_prev.T @ d_query, d_weight_energy, d_bias)
 
 
 def _onnx_attend(graph, keys, a, s_prev, weight_query, weight_energy, bias_energy=None, alpha_name=None) -> tuple:
@@ -100,14 +61,39 @@ class Attention(Function):
     __slots__ = ()
 
     def forward(self, keys, a, s_prev, weight_query, weight_energy, *bias_energy):
-        alpha, context, saved = attend(keys, a, s_prev, weight_query, weight_energy, *bias_energy)
-        self.save_for_backward(a, s_prev, weight_query, weight_energy, *saved)
+        hidden = keys + np.matmul(s_prev, weight_query)[:, None, :]
+        np.tanh(hidden, out=hidden)
+        batch, tx, width = hidden.shape
+        energies = np.matmul(hidden.reshape(batch * tx, width), weight_energy).reshape(batch, tx)
+        positive = None
+        if bias_energy:  # the dlai score: relu(… + b)
+            energies += bias_energy[0]
+            positive = energies > 0
+            energies *= positive
+        alpha = np.exp(energies - energies.max(axis=-1, keepdims=True))
+        alpha /= alpha.sum(axis=-1, keepdims=True)
+        context = np.matmul(alpha[:, None, :], a)[:, 0]
+        self.save_for_backward(a, s_prev, weight_query, weight_energy, hidden, positive, alpha)
         return np.concatenate([alpha, context], axis=-1)
 
     def backward(self, grad):
-        a, s_prev, weight_query, weight_energy, *saved = self.saved
-        tx = a.shape[1]
-        grads = attend_backward(grad[:, :tx], grad[:, tx:], a, s_prev, weight_query, weight_energy, saved)
+        a, s_prev, weight_query, weight_energy, hidden, positive, alpha = self.saved
+        batch, tx, width = hidden.shape
+        grad_alpha, grad_context = grad[:, :tx], grad[:, tx:]
+        d_alpha = np.matmul(a, grad_context[:, :, None])[..., 0]
+        d_alpha += grad_alpha
+        d_a = alpha[:, :, None] * grad_context[:, None, :]
+        d_energies = d_alpha - (alpha * d_alpha).sum(axis=-1, keepdims=True)
+        d_energies *= alpha
+        d_bias = None
+        if positive is not None:
+            d_energies *= positive
+            d_bias = d_energies.sum().reshape(1)
+        d_weight_energy = hidden.reshape(-1, width).T @ d_energies.reshape(-1, 1)
+        d_hidden = d_energies[:, :, None] * weight_energy[:, 0]
+        d_hidden *= 1 - hidden * hidden
+        d_query = d_hidden.sum(axis=1)
+        grads = d_hidden, d_a, d_query @ weight_query.T, s_prev.T @ d_query, d_weight_energy, d_bias
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
@@ -168,7 +154,6 @@ class AttentionDecoder(Function):
         contexts = np.empty((steps, batch, 1, n_a2), dtype=dtype)
         positive = np.empty((steps, tx, batch), dtype=bool) if bias_energy else None
         scratch = np.empty((batch, n_s), dtype=dtype)
-        i, f, g, o = (gates[..., k * n_s:(k + 1) * n_s] for k in range(4))
         with np.errstate(over="ignore"):
             for t in range(steps):
                 both = np.matmul(s[t], scaled_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
@@ -194,10 +179,7 @@ class AttentionDecoder(Function):
                 z += scaled_bias
                 z += both[:, :width]
                 activate(z, n_s)
-                np.multiply(f[t], memory[t], out=memory[t + 1])
-                memory[t + 1] += np.multiply(i[t], g[t], out=scratch)
-                np.tanh(memory[t + 1], out=tanh_memory[t])
-                np.multiply(o[t], tanh_memory[t], out=s[t + 1])
+                cell_update(z, memory[t], n_s, memory[t + 1], tanh_memory[t], s[t + 1], scratch)
         self.save_for_backward(a, weight_x, weight_state, weight_energy, s, memory, tanh_memory, gates, sigmas,
                                alphas, contexts, positive)
         out = np.empty((batch, steps, n_s + tx), dtype=dtype)
@@ -228,11 +210,8 @@ class AttentionDecoder(Function):
         from_next_s = from_next_m = None  # dz<t+1> W_hᵀ + dq<t+1> W_sᵀ and δm<t+1> ⊙ f<t+1>
         for t in reversed(range(steps)):
             d_s = grad_s[t] if from_next_s is None else grad_s[t] + from_next_s
-            d_m = d_s * through_tanh[t]
-            if from_next_m is not None:
-                d_m += from_next_m
             d_z = d_zq[t, :, :width]
-            gate_gradient(factors[t], d_s, d_m, d_z.reshape(batch, 4, n_s), carried)
+            d_m = cell_gradient(factors[t], through_tanh[t], d_s, from_next_m, d_z.reshape(batch, 4, n_s), carried)
             d_context = np.matmul(d_z, weight_x_t, out=d_contexts[t])
             d_alpha = np.matmul(a, d_context[:, :, None])[..., 0]
             d_alpha += grad_alpha[t]
@@ -241,7 +220,7 @@ class AttentionDecoder(Function):
             d_energy = np.multiply(alpha.T, d_alpha.T, out=d_energies[t])
             if positive is not None:
                 d_energy *= positive[t]
-            d_keys_step = np.multiply(energy_slopes[t], d_energy[:, :, None], out=d_keys_step)
+            np.multiply(energy_slopes[t], d_energy[:, :, None], out=d_keys_step)
             np.sum(d_keys_step, axis=0, out=d_zq[t, :, width:])
             d_keys += d_keys_step
             if t:

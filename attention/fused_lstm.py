@@ -3,15 +3,16 @@
 The composed LSTMCell (cells.py) makes every gate a node of the graph. `BidirectionalLSTM` computes
 the same maths for both directions of the encoder over a whole sequence in numpy inside one node,
 with the backward written out by hand; it is gradchecked against the composed cells
-(tests/test_fused_lstm.py). The fast twin's decoder node (attention/fast.py) runs the same gate
-maths, `activate` and `slopes`, after its attention.
+(tests/test_fused_lstm.py). The fast twin's decoder node (attention/fast.py) runs the same LSTM
+step after its attention: `activate`, `cell_update`, and backward `gate_factors`, `cell_gradient`.
 
 The gates' three sigmoids and one tanh are computed from one exp of the whole (…, 4H) gate block:
 σ(z) = 1 / (1 + e^-z) and tanh(z) = 2σ(2z) - 1, so [i f g o] = act(z) = σ(β ⊙ z), then the g
 block doubled less one, with β = 1 on the i, f, o blocks and β = 2 on the g block (numpy's float32
 exp is vectorised, its tanh is not: 1.6 to 2.2 times faster per element on the machine this was
 measured on). The callers scale their weights' columns by -β once (`gate_scale`), so `activate`
-starts at the exp. e^-z overflows to inf for very negative z, which gives σ = 1/inf = 0 exactly.
+starts at the exp. e^-z overflows to inf for very negative z, which gives σ = 1/inf = 0
+exactly; the callers run it inside np.errstate(over="ignore"), so numpy does not warn of it.
 The derivative, written with the activation y, is y(1 - y) on the sigmoid blocks and 1 - y² on
 the tanh block.
 
@@ -48,8 +49,7 @@ def gate_scale(hidden: int, dtype) -> np.ndarray:
 
 def activate(z: np.ndarray, hidden: int) -> np.ndarray:
     """[σ(z_i) σ(z_f) tanh(z_g) σ(z_o)] written in place over -β ⊙ z (…, 4H), the pre-activations
-    z scaled by `gate_scale`; the caller silences numpy's overflow warning (np.errstate(over="ignore"),
-    see the module docstring)."""
+    z scaled by `gate_scale`, inside np.errstate(over="ignore") (see the module docstring)."""
     np.exp(z, out=z)
     z += 1
     np.reciprocal(z, out=z)
@@ -110,13 +110,31 @@ def gate_factors(gates: np.ndarray, c_previous: np.ndarray, tanh_c: np.ndarray, 
     return factors, through_tanh
 
 
-def gate_gradient(factors: np.ndarray, d_h: np.ndarray, d_c: np.ndarray, out: np.ndarray, carried: np.ndarray) -> None:
-    """dz = act' ⊙ [δc ⊙ g, δc ⊙ c<p>, δc ⊙ i, δh ⊙ tanh c] of one step, written into `out` (…, 4, H).
-    [δc, δc, δc, δh] is first copied into the array `carried` (…, 4, H): one multiply of whole rows
-    then costs less than multiplies that broadcast along the gate axis (H elements at a time)."""
+def cell_update(gates: np.ndarray, c_previous: np.ndarray, hidden: int, c: np.ndarray, tanh_c: np.ndarray,
+                h: np.ndarray, scratch: np.ndarray) -> None:
+    """One step's c = f ⊙ c<p> + i ⊙ g, tanh c and h = o ⊙ tanh c from its activated gates (…, 4H),
+    written into the arrays `c`, `tanh_c` and `h` (`scratch` is one more array of their shape)."""
+    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    np.multiply(f, c_previous, out=c)
+    c += np.multiply(i, g, out=scratch)
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=h)
+
+
+def cell_gradient(factors: np.ndarray, through_tanh: np.ndarray, d_h: np.ndarray, from_next_c, out: np.ndarray,
+                  carried: np.ndarray) -> np.ndarray:
+    """One step of backward through time: δc = δh ⊙ o ⊙ (1 - tanh² c) + δc<n> ⊙ f<n> (the second term
+    `from_next_c`, None for the last step read), returned, and dz = act' ⊙ [δc ⊙ g, δc ⊙ c<p>,
+    δc ⊙ i, δh ⊙ tanh c] written into `out` (…, 4, H). [δc, δc, δc, δh] is first copied into the
+    array `carried` (…, 4, H): one multiply of whole rows then costs less than multiplies that
+    broadcast along the gate axis (H elements at a time)."""
+    d_c = d_h * through_tanh
+    if from_next_c is not None:
+        d_c += from_next_c
     carried[..., :3, :] = d_c[..., None, :]
     carried[..., 3, :] = d_h
     np.multiply(factors, carried, out=out)
+    return d_c
 
 
 class BidirectionalLSTM(Function):
@@ -158,18 +176,13 @@ class BidirectionalLSTM(Function):
         cs = np.zeros_like(hs)
         tanh_cs = np.empty((steps, 2, batch, hidden), dtype=dtype)
         scratch = np.empty((2, batch, hidden), dtype=dtype)
-        i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
         with np.errstate(over="ignore"):
             for k in range(steps):
                 z = gates[k]
                 if k:
                     z += np.matmul(hs[k], weight_scaled)
                 activate(z, hidden)
-                c = cs[k + 1]
-                np.multiply(f[k], cs[k], out=c)
-                c += np.multiply(i[k], g[k], out=scratch)
-                np.tanh(c, out=tanh_cs[k])
-                np.multiply(o[k], tanh_cs[k], out=hs[k + 1])
+                cell_update(z, cs[k], hidden, cs[k + 1], tanh_cs[k], hs[k + 1], scratch)
         self.save_for_backward(hs, cs, tanh_cs, gates, weight_h)
         out = np.empty((batch, steps, 2 * hidden), dtype=dtype)
         out[..., :hidden] = hs[1:, 0].swapaxes(0, 1)
@@ -191,10 +204,7 @@ class BidirectionalLSTM(Function):
         carried = np.empty((2, batch, 4, hidden), dtype=gates.dtype)
         from_next_c = None  # δc<n> ⊙ f<n>
         for k in reversed(range(steps)):
-            d_c = d_h[k] * through_tanh[:, k]
-            if from_next_c is not None:
-                d_c += from_next_c
-            gate_gradient(factors[:, k], d_h[k], d_c, d_z[:, k], carried)
+            d_c = cell_gradient(factors[:, k], through_tanh[:, k], d_h[k], from_next_c, d_z[:, k], carried)
             if k:
                 d_h[k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
                 from_next_c = d_c * forget[k]
