@@ -82,8 +82,8 @@ def worker(*args, threads: int) -> dict:
 
 def train_small_model(out: str) -> None:
     from attention.train import TrainConfig, train
-    print(f"training a small model into {out} (2 epochs of 5,000 dates, fused) …", flush=True)
-    train(TrainConfig(epochs=2, train_size=5000, fused_cells=True, last_date="2025-01-01"), out,
+    print(f"training a small model into {out} (2 epochs of 5,000 dates) …", flush=True)
+    train(TrainConfig(epochs=2, train_size=5000), out,
           log=lambda line: print("  " + line, flush=True), progress=False)
 
 

@@ -324,3 +324,17 @@ def test_export_of_a_missing_model_is_a_usage_error(tmp_path, capsys):
     from attention.__main__ import main
     assert main(["export", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_bench_onnx_trains_exports_and_times_both_graphs():
+    """bench/bench_onnx.py end to end on its default path (it trains a small model first): its
+    TrainConfig went stale twice unseen (a retired setting, then a task option) until this ran it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench_onnx.py"
+    done = subprocess.run([sys.executable, str(script), "--dates", "500"], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] in (["fused"], ["composed"])]
+    assert [(row[0], row[1]) for row in rows] == [("fused", "1"), ("fused", "2"), ("composed", "1"), ("composed", "2")]
