@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,13 +31,14 @@ from attention.data.dates import FIRST_DATE
 from attention.fast import fast
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 from minigrad.collector import rare_collections
+from minigrad.heap import kept_heap
 
 try:
     from tqdm import tqdm
 except ImportError:  # tqdm is an optional extra: without it, only the per-epoch lines are printed
     tqdm = None
 
-__all__ = ["TrainConfig", "train", "evaluate", "build", "load_checkpoint", "save_checkpoint",
+__all__ = ["TrainConfig", "train", "evaluate", "build", "loop_settings", "load_checkpoint", "save_checkpoint",
            "CheckpointError", "attention_sharpness", "uniform_attention_warning"]
 
 
@@ -161,9 +163,18 @@ class _Diverged(Exception):
     """The loss, a gradient or the held-out predictions stopped being finite numbers."""
 
 
+@contextmanager
+def loop_settings():
+    """What the training loop runs under: numpy's overflow warnings off (a loss or gradient that
+    overflows ends the run with its own message), Python's collector rarely (minigrad/collector.py)
+    and malloc keeping each step's freed memory for the next (minigrad/heap.py)."""
+    with np.errstate(over="ignore", invalid="ignore"), rare_collections(), kept_heap():
+        yield
+
+
 def _train(config: TrainConfig, out_dir, previous: dict | None, log, progress: bool) -> dict:
     built = build(config)  # before rare_collections, which freezes the model and data out of the collector's walks
-    with np.errstate(over="ignore", invalid="ignore"), rare_collections():  # overflow is caught below
+    with loop_settings():
         return _epochs(config, built, out_dir, previous, log, progress)
 
 

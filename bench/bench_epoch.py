@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -190,7 +190,7 @@ def scaling_section(pairs: int, held_out: int) -> dict:
 
 def scaling_worker(path: str, pairs: int, held_out: int) -> list:
     """[[[tx, batch], seconds]]: one epoch of `path` for each shape, after one warm-up step."""
-    from twin import minigrad_model, synthetic_pairs, torch_model
+    from twin import as_train_runs, minigrad_model, synthetic_pairs, torch_model
     shapes = [(tx, 100) for tx in TX_STEPS] + [(30, batch) for batch in BATCH_STEPS if batch != 100]
     results = []
     for tx, batch in shapes:
@@ -207,17 +207,6 @@ def scaling_worker(path: str, pairs: int, held_out: int) -> list:
             epoch()
         results.append([[tx, batch], time.perf_counter() - start])
     return results
-
-
-def as_train_runs() -> ExitStack:
-    """numpy's BLAS threads and the garbage collector as `python -m attention train` sets them
-    for its loop (minigrad/threads.py, minigrad/collector.py)."""
-    from minigrad.collector import rare_collections
-    from minigrad.threads import blas_threads
-    settings = ExitStack()
-    settings.enter_context(blas_threads())
-    settings.enter_context(rare_collections())
-    return settings
 
 
 def minigrad_epoch(model, X, Y, X_held, Y_held, batch: int):

@@ -4,6 +4,7 @@ One training step = forward, cross-entropy, backward and an Adam update on a bat
 (Tx = 30, Ty = 10, Bi-LSTM n_a = 32, post-attention LSTM n_s = 64, dlai scorer 10 → 1).
 Contenders (the models are bench/twin.py's):
   minigrad           the model `train` trains by default: the fast twin of attention/fast.py
+                     (both minigrad contenders run under train's loop settings: bench/twin.py)
   minigrad-composed  the composed teaching model (`train --composed`)
   torch-fused        nn.LSTM (bidirectional) encoder + nn.LSTMCell decoder, same attention maths
   torch-composed     the composed model's primitive ops (gather, matmul, sigmoid, tanh, …) in PyTorch
@@ -16,8 +17,9 @@ import argparse
 import json
 import statistics
 import time
+from contextlib import nullcontext
 
-from twin import B, TX, VOUT, memory_mb, minigrad_model, reset_peak_memory, synthetic_pairs, torch_model
+from twin import B, TX, VOUT, as_train_runs, memory_mb, minigrad_model, reset_peak_memory, synthetic_pairs, torch_model
 
 CONTENDERS = ("minigrad", "minigrad-composed", "torch-fused", "torch-composed")
 WARMUP = 5  # steps left out of the timing: first calls allocate and fill caches
@@ -60,13 +62,14 @@ def run_contender(name: str, steps: int, tx: int) -> dict:
     rss = {"before": memory_mb("VmRSS")}
     reset_peak_memory()
     times = []
-    for k in range(1, steps + 1):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-        if k in (1, 100, 1000):
-            rss[str(k)] = memory_mb("VmRSS")
-    rss["peak"] = memory_mb("VmHWM")
+    with as_train_runs() if name.startswith("minigrad") else nullcontext():
+        for k in range(1, steps + 1):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+            if k in (1, 100, 1000):
+                rss[str(k)] = memory_mb("VmRSS")
+        rss["peak"] = memory_mb("VmHWM")  # before kept_heap ends: seen afterwards, below the RSS at step 100
     return {"step_ms": statistics.median(times[WARMUP:] or times) * 1e3, "rss_mb": rss}
 
 

@@ -1,5 +1,6 @@
 """The pieces every training benchmark shares: the date model in minigrad (default or composed
-path) and its PyTorch twin, a synthetic batch, and the process's memory.
+path) and its PyTorch twin, a synthetic batch, the process settings of train's loop, and the
+process's memory.
 
 The PyTorch twin is the same model (Bi-LSTM encoder n_a, additive attention with the dlai or
 the Bahdanau score, post-attention LSTM n_s, output layer), built two ways:
@@ -8,6 +9,8 @@ the Bahdanau score, post-attention LSTM n_s, output layer), built two ways:
   composed  the composed cells' primitive ops (gather, matmul, sigmoid, tanh, …) in PyTorch
 """
 from __future__ import annotations
+
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -33,6 +36,17 @@ def synthetic_pairs(n: int, tx: int, seed: int = 0):
     """Random token indices X (n, tx) and targets Y (n, TY) in the date task's vocabularies."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, VIN, (n, tx)), rng.integers(0, VOUT, (n, TY))
+
+
+def as_train_runs() -> ExitStack:
+    """The process settings `python -m attention train` runs its loop under: numpy's BLAS threads
+    (minigrad/threads.py), the collector and malloc (attention.train.loop_settings)."""
+    from attention.train import loop_settings
+    from minigrad.threads import blas_threads
+    settings = ExitStack()
+    settings.enter_context(blas_threads())
+    settings.enter_context(loop_settings())
+    return settings
 
 
 def minigrad_model(path: str, tx: int = TX, score: str = "dlai", input_vocab: int = VIN,
