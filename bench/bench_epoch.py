@@ -7,9 +7,11 @@
 
 Sections:
   epoch     per-epoch time END TO END (steps, held-out evaluation, checkpoint) of each minigrad
-            contender, `python -m attention train FLAGS`, and of PyTorch's fused twin (nn.LSTM
-            encoder, nn.LSTMCell decoder; bench/twin.py) doing the same epoch in this file's
-            --torch-worker: the same task pairs, batch, Adam, shuffling, held-out evaluation of
+            contender, `python -m attention train FLAGS`, and of PyTorch's twins (bench/twin.py):
+            torch-fused (nn.LSTM encoder, nn.LSTMCell decoder), which every ratio divides by, and
+            torch-composed (the composed model's primitive ops, every gate a node: what PyTorch's
+            own engine makes of the graph the composed target is about), each doing the same
+            epoch in this file's --torch-worker: the same task pairs, batch, Adam, shuffling, held-out evaluation of
             the same 1,000 pairs and a checkpoint written atomically after every epoch. Each is
             run in a fresh process for 1 and for 3 epochs; (t3 − t1) / 2 is one epoch, with the
             process start, imports, data generation and first-call warm-up cancelled out. (train
@@ -45,7 +47,8 @@ ROOT = os.path.dirname(BENCH)
 TASKS = ("dlai-dates", "dates")
 DEFAULT_CONTENDERS = ("default=", "composed=--composed")
 TARGETS = {"default": 0.8, "composed": 1.3}  # a contender's epoch ÷ PyTorch-fused's, at most
-TORCH = "torch-fused"
+TORCH = "torch-fused"  # what every ratio divides by
+TORCH_TWINS = {TORCH: True, "torch-composed": False}  # PyTorch's contenders: name → fused (bench/twin.py)
 TORCH_ENV = {}  # extra environment of PyTorch's workers (--torch-threads)
 HELD_OUT = 1_000  # TrainConfig's held-out size: train has no flag for it
 TX_STEPS, BATCH_STEPS = (10, 30, 100), (32, 100, 500)
@@ -58,9 +61,10 @@ class BenchError(Exception):
 def parse_contender(spec: str) -> tuple[str, list[str]]:
     """'composed=--composed' → ('composed', ['--composed']); 'default=' → ('default', [])."""
     name, equals, flags = spec.partition("=")
-    if not equals or not name.strip() or name.strip() == TORCH:
+    if not equals or not name.strip() or name.strip() in TORCH_TWINS:
         raise BenchError(f"--contender {spec!r}: give NAME=FLAGS (flags of `python -m attention train`, "
-                         f"possibly none, as in 'default=' or 'composed=--composed'); {TORCH!r} is taken")
+                         f"possibly none, as in 'default=' or 'composed=--composed'); "
+                         f"{' and '.join(map(repr, TORCH_TWINS))} are taken")
     return name.strip(), shlex.split(flags)
 
 
@@ -81,16 +85,16 @@ def train_command(flags: list[str], out: str, epochs: int, *extra: str) -> list[
             "--epochs", str(epochs), *extra, *flags]
 
 
-def torch_command(out: str, epochs: int, task: str, train_size: int, score: str) -> list[str]:
-    return [sys.executable, os.path.join(BENCH, "bench_epoch.py"), "--torch-worker", "--out", out,
+def torch_command(name: str, out: str, epochs: int, task: str, train_size: int, score: str) -> list[str]:
+    return [sys.executable, os.path.join(BENCH, "bench_epoch.py"), "--torch-worker", name, "--out", out,
             "--epochs", str(epochs), "--tasks", task, "--train-size", str(train_size), "--score", score]
 
 
 def timed_epochs(name: str, flags: list[str], task: str, epochs: int, train_size: int, score: str) -> float:
     """Wall seconds of a fresh process training `epochs` epochs into a fresh directory."""
     with tempfile.TemporaryDirectory() as out:
-        if name == TORCH:
-            return run(torch_command(out, epochs, task, train_size, score), TORCH, torch=True)[0]
+        if name in TORCH_TWINS:
+            return run(torch_command(name, out, epochs, task, train_size, score), name, torch=True)[0]
         command = train_command(flags, out, epochs, "--task", task, "--train-size", str(train_size),
                                 "--score", score)
         return run(command, f"contender {name}")[0]
@@ -98,7 +102,7 @@ def timed_epochs(name: str, flags: list[str], task: str, epochs: int, train_size
 
 def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: str) -> dict:
     """{task: {contender: [seconds per epoch, one per round]}}, 1 and 3 epochs interleaved."""
-    names = list(contenders) + ([TORCH] if torch_available() else [])
+    names = list(contenders) + (list(TORCH_TWINS) if torch_available() else [])
     epochs = {task: {name: [] for name in names} for task in tasks}
     for round_ in range(rounds):
         for task in tasks:
@@ -268,15 +272,15 @@ def torch_evaluate(model, X_held, Y_held) -> dict:
             "sharpness": float(alpha.max(axis=-1).mean())}
 
 
-def torch_worker(out: str, epochs: int, task: str, train_size: int, score: str) -> None:
-    """`train` for the PyTorch twin: the same pairs, epochs, evaluation and checkpoint, no output."""
+def torch_worker(name: str, out: str, epochs: int, task: str, train_size: int, score: str) -> None:
+    """`train` for a PyTorch twin: the same pairs, epochs, evaluation and checkpoint, no output."""
     import numpy as np
     import torch
     from attention.train import TrainConfig, build
     from twin import torch_model
     config = TrainConfig(task=task, train_size=train_size, score=score)
     task_, (X, Y), (X_held, Y_held), _ = build(config)
-    model = torch_model(True, task_.Tx, score, len(task_.human_vocab), len(task_.machine_vocab), task_.Ty)
+    model = torch_model(TORCH_TWINS[name], task_.Tx, score, len(task_.human_vocab), len(task_.machine_vocab), task_.Ty)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     X, Y, X_held = (torch.from_numpy(a) for a in (X, Y, X_held))
@@ -306,7 +310,8 @@ def summary(epochs: dict | None, convergence: dict | None, memory: dict | None, 
             ratio = ratio_to_torch(per_task, name)
             if ratio is not None:
                 target = TARGETS.get(name)
-                verdict = "" if target is None else f"≤ {target} ({'met' if ratio <= target else 'NOT MET'})"
+                verdict = ("PyTorch's engine on the composed graph" if name == "torch-composed" else ""
+                           ) if target is None else f"≤ {target} ({'met' if ratio <= target else 'NOT MET'})"
                 print(f"| {task}: {name} epoch ÷ {TORCH} | {ratio:.2f} "
                       f"({statistics.median(per_task[name]):.2f} s ÷ {statistics.median(per_task[TORCH]):.2f} s) "
                       f"| {verdict} |")
@@ -344,7 +349,7 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-threads", type=int,
                         help="PyTorch's intra-op threads (default: its own, one per core); on a shared "
                              "machine its default threads can slow it tenfold")
-    parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-worker", choices=TORCH_TWINS, help=argparse.SUPPRESS)
     parser.add_argument("--scaling-worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -353,7 +358,7 @@ def main(argv=None) -> int:
     if args.torch_threads:  # OpenBLAS reads OMP_NUM_THREADS too, so only PyTorch's workers get it
         TORCH_ENV["OMP_NUM_THREADS"] = str(args.torch_threads)
     if args.torch_worker:
-        torch_worker(args.out, args.epochs, args.tasks[0], args.train_size, args.score)
+        torch_worker(args.torch_worker, args.out, args.epochs, args.tasks[0], args.train_size, args.score)
         return 0
     if args.scaling_worker:
         print(json.dumps(scaling_worker(args.scaling_worker, args.train_size, args.held_out)))
@@ -373,7 +378,7 @@ def report(args, contenders: dict) -> int:
     print(f"command: python bench/bench_epoch.py {' '.join(map(shlex.quote, sys.argv[1:]))}".rstrip())
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start; {os.cpu_count()} CPUs; "
           f"contenders {', '.join(n + '=' + ' '.join(f) for n, f in contenders.items())}"
-          f"{', ' + TORCH if torch_available() else ' (torch not installed: minigrad alone)'}; "
+          f"{', ' + ', '.join(TORCH_TWINS) if torch_available() else ' (torch not installed: minigrad alone)'}; "
           f"PyTorch threads {TORCH_ENV.get('OMP_NUM_THREADS', 'its default')}", flush=True)
     started = time.perf_counter()
     epochs = convergence = memory = scaling = None

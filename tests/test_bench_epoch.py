@@ -28,7 +28,7 @@ def test_quick_mode_measures_every_section():
     assert len(re.findall(r"load average \d+\.\d\d \d+\.\d\d \d+\.\d\d at the (start|end)", out)) == 2
     epoch = re.search(r"dlai-dates\s+default\s+(-?\d+\.\d\d)\s+\(\S+\)\s+(\d+\.\d\d)?\s+(≤0\.8 (met|NOT MET)|noise.*)?\n", out)
     torch_row = re.search(r"dlai-dates\s+torch-fused\s+(-?\d+\.\d\d)", out)
-    assert epoch and torch_row, out
+    assert epoch and torch_row and re.search(r"dlai-dates\s+torch-composed\s+-?\d+\.\d\d", out), out
     seconds, torch_seconds = float(epoch[1]), float(torch_row[1])
     if seconds > 0 and torch_seconds > 0:  # on 200 pairs, heavy load elsewhere can exceed an epoch
         # the seconds are printed to 0.01 s and the ratio to 0.01: it lies between the ratios of their ends
@@ -46,7 +46,7 @@ def test_quick_mode_measures_every_section():
         assert re.search(rf"\| {path} s/epoch, Tx 10 → 30 → 100 \(batch 100\) \| \d+\.\d\d → \d+\.\d\d → \d+\.\d\d \|", out)
 
 
-@pytest.mark.parametrize("spec", ["default", "=--composed", "torch-fused="])
+@pytest.mark.parametrize("spec", ["default", "=--composed", "torch-fused=", "torch-composed=--composed"])
 def test_a_contender_without_name_and_flags_is_refused_plainly(spec):
     done = bench("--sections", "epoch", "--contender", spec)
     assert done.returncode == 2
