@@ -15,7 +15,6 @@ call switches off, stays off. Where malloc is not glibc's (macOS, Windows, musl)
 """
 from __future__ import annotations
 
-import ctypes
 import sys
 from contextlib import contextmanager
 
@@ -33,8 +32,9 @@ def glibc_malloc():
     if not sys.platform.startswith("linux"):
         return None
     try:
+        import ctypes  # absent from a Python built without libffi
         libc = ctypes.CDLL(None)
-    except OSError:
+    except (ImportError, OSError):
         return None
     if not all(hasattr(libc, name) for name in ("gnu_get_libc_version", "mallopt", "malloc_trim")):
         return None
