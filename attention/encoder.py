@@ -14,7 +14,9 @@ class BidirectionalEncoder(Module):
 
     x: (B, Tx) token indices or (B, Tx, input_size) → a: (B, Tx, 2·hidden_size), named "a",
     built from the per-step tensors a<1> … a<Tx>, each (B, 2·hidden_size).
-    The input projections of all Tx steps are one matmul (or gather) per direction.
+    The input projections of all Tx steps are one matmul (or gather) per direction, made
+    time-major, (Tx, B, G·H), so that each step reads one contiguous block (a strided column of
+    a (B, Tx, G·H) array is slower to read, and its gradient slower to add back).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, rng=None, dtype=np.float32):
@@ -23,20 +25,30 @@ class BidirectionalEncoder(Module):
         self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
 
     def run(self, cell, projected: Tensor, reverse: bool) -> list:
-        """The cell's output h at every step, in input order, reading right to left if `reverse`."""
-        steps = range(projected.shape[1])
-        state = cell.initial_state(projected.shape[0])
+        """The cell's output h at every step, in input order, reading right to left if `reverse`;
+        `projected` is time-major, (Tx, B, G·H)."""
+        steps = range(projected.shape[0])
+        state = cell.initial_state(projected.shape[1])
         outputs = {}
         for t in (reversed(steps) if reverse else steps):
             with mg.scope("backward" if reverse else "forward", step=t + 1):
-                state = cell.step(projected[:, t], state)
+                state = cell.step(projected[t], state)
             outputs[t] = state[0]
         return [outputs[t] for t in steps]
 
     def forward(self, x) -> Tensor:
         with mg.scope("encoder"):
-            forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(x), reverse=False)
-            backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(x), reverse=True)
+            time_major = _time_major(x)
+            forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(time_major), reverse=False)
+            backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(time_major), reverse=True)
             states = [mg.concat([f, b], axis=-1).named(f"a<{t + 1}>")
                       for t, (f, b) in enumerate(zip(forward_h, backward_h))]
             return mg.stack(states, axis=1).named("a")
+
+
+def _time_major(x):
+    """x with its batch and time axes swapped, (Tx, B, …): token indices as a numpy view, a
+    Tensor through Transpose."""
+    if isinstance(x, Tensor):
+        return x.transpose(0, 1)
+    return np.swapaxes(np.asarray(x), 0, 1)

@@ -610,16 +610,23 @@ class _Builder:
 
     def _index_value(self, array: np.ndarray, array2: np.ndarray) -> str:
         """An index array of the graph: an integer input when it holds the input's elements (in
-        both traces), else a constant, which must then not change with the batch."""
+        both traces; or the transposed elements of a 2-D input), else a constant, which must then
+        not change with the batch."""
         g = self.g
         for i, (a1, a2) in enumerate(zip(self.first.arrays, self.second.arrays)):
-            if a1.dtype.kind in "iu" and _holds(array, a1) and _holds(array2, a2):
+            if a1.dtype.kind not in "iu":
+                continue
+            if _holds(array, a1) and _holds(array2, a2):
                 value = self.input_values[i]
                 if array.shape != a1.shape:
                     value = g.op("Reshape", value, g.shape(self.dims(array.shape, array2.shape), reshape=True))
-                if a1.dtype not in (np.int32, np.int64):
-                    value = g.op("Cast", value, to=self.onnx.TensorProto.INT64)
-                return value
+            elif a1.ndim == 2 and _holds(array, a1.T) and _holds(array2, a2.T):
+                value = g.op("Transpose", self.input_values[i], perm=[1, 0])  # read time-major (encoder.py)
+            else:
+                continue
+            if a1.dtype not in (np.int32, np.int64):
+                value = g.op("Cast", value, to=self.onnx.TensorProto.INT64)
+            return value
         if array.shape != array2.shape or not np.array_equal(array, array2):
             raise ExportError("export: an index array of the graph changes with the inputs but is not one "
                               f"of them (shape {array.shape}); pass it as an integer input")

@@ -5,6 +5,7 @@ compares the analytic gradient with (f(x + eps) - f(x - eps)) / 2eps element by 
 The last tests make sure gradcheck itself fails loudly on a deliberately wrong op.
 """
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -150,6 +151,23 @@ def test_sigmoid_does_not_overflow():
     np.testing.assert_allclose(y.data, [0.0, 0.5, 1.0])
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [0.0, 0.25, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_matches_the_two_sided_form_across_its_clip(dtype):
+    """σ is eᵃ / (1 + eᵃ) with a clipped where eᵃ would overflow (88 / 709): over the whole range
+    up to past the clip it matches the form that never overflows, e^-|a|, and warns nothing.
+    A clip too low changes values below it; one too high gives inf / inf = NaN."""
+    top = 88.0 if dtype == np.float32 else 709.0
+    a = np.concatenate([np.linspace(-top - 30, top + 30, 8001), [-np.inf, np.inf, np.nan]]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = mg.sigmoid(mg.Tensor(a)).data
+    e = np.exp(-np.abs(a))
+    two_sided = np.where(a >= 0, 1, e) / (1 + e)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, two_sided, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    np.testing.assert_array_equal(got[a >= top], 1.0)
 
 
 # --- reductions ------------------------------------------------------------------------------

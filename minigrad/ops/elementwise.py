@@ -195,37 +195,27 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """c = σ(a) = 1 / (1 + e⁻ᵃ).    ∂c/∂a = σ(a)(1 - σ(a)) = c(1 - c):  ga = g·c·(1 - c).
+    """c = σ(a) = 1 / (1 + e⁻ᵃ) = eᵃ / (1 + eᵃ).    ∂c/∂a = σ(a)(1 - σ(a)) = c(1 - c):  ga = g·c·(1 - c).
 
-    Neither form below subtracts, so σ keeps its relative precision for very negative a
-    (σ(-40) = 4.2e-18, not 0) down to where e^a itself underflows, about -745 in float64.
-    While e⁻ᵃ cannot overflow (every a above -88 in float32, -709 in float64, as in any
-    network's gates), it is 1 / (1 + e⁻ᵃ), computed in place in the one output array.
-    Otherwise it comes from e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0 and
-    e / (1 + e) for a < 0.
+    Computed as eᵃ / (1 + eᵃ) with a clipped from above at 88 in float32 (709 in float64): eᵃ
+    stays finite, and σ is already 1 there (1 - σ(88) = 6e-39 is below half float32's epsilon),
+    so the clip changes no value. Nothing subtracts, so σ keeps its relative precision for very
+    negative a (σ(-40) = 4.2e-18, not 0) down to where eᵃ underflows, about -745 in float64.
+    Other dtypes use e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0, e / (1 + e) for a < 0.
     """
     __slots__ = ()
 
     def forward(self, a):
-        c = self._where_exp_is_finite(a)
-        if c is None:
+        top = _SIGMOID_IS_ONE_ABOVE.get(a.dtype)
+        if top is None:
             e = np.exp(-np.abs(a))
             c = np.where(a >= 0, 1, e) / (1 + e)
+        else:  # four passes over one array (out=: an array also when a is 0-d)
+            c = np.minimum(a, top, out=np.empty(a.shape, a.dtype))
+            np.exp(c, out=c)
+            c = np.divide(c, c + 1, out=c)
         self.save_for_backward(c)
         return c
-
-    @staticmethod
-    def _where_exp_is_finite(a):
-        """1 / (1 + e⁻ᵃ) computed in place, or None if e⁻ᵃ could overflow (or a holds NaN)."""
-        below = _EXP_FINITE_BELOW.get(a.dtype)
-        if below is None or a.size == 0:
-            return None
-        c = np.negative(a, out=np.empty(a.shape, a.dtype))  # out=: an array also when a is 0-d
-        if not c.max() < below:
-            return None
-        np.exp(c, out=c)
-        c += 1
-        return np.reciprocal(c, out=c)
 
     def backward(self, g):
         (c,) = self.saved
@@ -234,8 +224,8 @@ class Sigmoid(Function):
         # END SOLUTION
 
 
-# e^x is finite for every x below these (log of the largest float: 88.72 and 709.78)
-_EXP_FINITE_BELOW = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
+# eᵃ is finite below these (log of the largest float: 88.72 and 709.78), and σ(a) rounds to 1 above
+_SIGMOID_IS_ONE_ABOVE = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
 class ReLU(Function):

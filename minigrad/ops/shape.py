@@ -97,8 +97,12 @@ class Concat(Function):
         return joined
 
     def backward(self, g):
-        pieces = np.split(g, np.cumsum(self.sizes)[:-1], axis=self.axis)
-        return tuple(piece if needed else None for piece, needed in zip(pieces, self.needs_input_grad))
+        prefix = (slice(None),) * (self.axis % g.ndim)
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_input_grad):
+            grads.append(g[prefix + (slice(start, start + size),)] if needed else None)
+            start += size
+        return tuple(grads)
 
 
 class Stack(Function):
