@@ -26,6 +26,7 @@ from attention.fast import fast  # noqa: E402
 from attention.train import TrainConfig, build  # noqa: E402
 from minigrad.collector import rare_collections  # noqa: E402
 from minigrad.threads import blas_threads  # noqa: E402
+from twin import train_loop_step  # noqa: E402
 
 
 def passes_and_seconds(trained, optimizer, X, Y, steps: int, settings) -> tuple[list, float]:
@@ -34,13 +35,7 @@ def passes_and_seconds(trained, optimizer, X, Y, steps: int, settings) -> tuple[
         before = [generation["collections"] for generation in gc.get_stats()]
         start = time.perf_counter()
         for step in range(steps):
-            rows = slice(step * 100, step * 100 + 100)
-            logits, _ = trained(X[rows])
-            loss = mg.cross_entropy(logits, Y[rows])
-            loss.item()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            train_loop_step(trained, optimizer, X, Y, step)
         seconds = time.perf_counter() - start
         return [generation["collections"] - b for generation, b in zip(gc.get_stats(), before)], seconds
 

@@ -35,27 +35,18 @@ def worker(path: str, task: str, setting: str, steps: int) -> dict:
     from minigrad.collector import rare_collections
     from minigrad.heap import kept_heap
     from minigrad.threads import blas_threads
-    from twin import memory_mb
+    from twin import memory_mb, train_loop_step
     config = TrainConfig(task=task, train_size=(steps + 3) * 100, composed=path == "composed")
     _, (X, Y), _, model = build(config)
     trained = model if path == "composed" else fast(model)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
 
-    def step(k: int) -> None:
-        rows = slice(k * 100, k * 100 + 100)
-        logits, _ = trained(X[rows])
-        loss = mg.cross_entropy(logits, Y[rows])
-        loss.item()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
     with blas_threads(), rare_collections(), kept_heap() if setting == "kept_heap" else nullcontext():
         for k in range(3):  # warm-up: first calls, numpy's caches, the heap's first growth
-            step(k)
+            train_loop_step(trained, optimizer, X, Y, k)
         before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         for k in range(steps):
-            step(3 + k)
+            train_loop_step(trained, optimizer, X, Y, 3 + k)
         seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
         rss, peak = memory_mb("VmRSS"), memory_mb("VmHWM")  # before kept_heap ends (bench_train.py)
     return {"ms": seconds / steps * 1000, "faults": (after.ru_minflt - before.ru_minflt) / steps,

@@ -49,6 +49,19 @@ def as_train_runs() -> ExitStack:
     return settings
 
 
+def train_loop_step(trained, optimizer, X, Y, k: int) -> None:
+    """Step k of train's loop body on the batch of rows k·B …: forward, cross-entropy, the loss
+    read out, backward, an optimizer step (attention/train.py, without its checks)."""
+    import minigrad as mg
+    rows = slice(k * B, k * B + B)
+    logits, _ = trained(X[rows])
+    loss = mg.cross_entropy(logits, Y[rows])
+    loss.item()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def minigrad_model(path: str, tx: int = TX, score: str = "dlai", input_vocab: int = VIN,
                    output_vocab: int = VOUT, ty: int = TY):
     """The date model on minigrad's `path`: "default" (what `train` trains) or "composed"
