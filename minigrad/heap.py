@@ -12,14 +12,18 @@ independent of that history.
 
 Inside the block, freed memory stays in the process (M_TRIM_THRESHOLD) and arrays up to
 MMAP_BELOW bytes come from the heap (M_MMAP_THRESHOLD), so the heap never holds more than the
-loop's peak. After the outermost block, both thresholds are back at glibc's starting values and
-malloc_trim returns the memory kept; glibc's own adjustment of the thresholds, which any mallopt
-call switches off, stays off. Where malloc is not glibc's (macOS, Windows, musl), nothing changes.
+loop's peak. malloc's settings are the process's, so they hold while any block is open, nested
+or in another thread. When the last one closes, both thresholds are back at glibc's starting
+values and malloc_trim returns the memory kept; glibc's own adjustment of the thresholds, which
+any mallopt call switches off, stays off. Where malloc is not glibc's (macOS, Windows, musl),
+nothing changes.
 """
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
+from functools import cache
 
 __all__ = ["MMAP_BELOW", "TRIM_ABOVE", "glibc_malloc", "kept_heap"]
 
@@ -27,9 +31,11 @@ TRIM_ABOVE = 1 << 30  # free bytes at the heap's top before glibc returns them (
 MMAP_BELOW = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit (its start: 128 KB)
 _GLIBC_START = 128 << 10  # both thresholds' value when a process starts
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (<malloc.h>)
-_depth = 0  # open kept_heap blocks: only the outermost sets and restores
+_open = 0  # kept_heap blocks open in the process, in any thread: the settings hold while one is
+_lock = threading.Lock()
 
 
+@cache
 def glibc_malloc():
     """The C library if its malloc is glibc's (it has mallopt and malloc_trim), else None."""
     if not sys.platform.startswith("linux"):
@@ -48,21 +54,26 @@ def glibc_malloc():
 
 @contextmanager
 def kept_heap():
-    """malloc keeps freed memory for reuse inside the block (see the module docstring)."""
-    global _depth
-    libc = glibc_malloc() if _depth == 0 else None
-    if libc is not None:
-        _set_thresholds(libc, TRIM_ABOVE, MMAP_BELOW)
-    _depth += 1
+    """malloc keeps freed memory for reuse while the block (or another thread's) is open; see the module docstring."""
+    global _open
+    with _lock:
+        _open += 1
+        if _open == 1:
+            _set_thresholds(TRIM_ABOVE, MMAP_BELOW)
     try:
         yield
     finally:
-        _depth -= 1
-        if libc is not None:
-            _set_thresholds(libc, _GLIBC_START, _GLIBC_START)
-            libc.malloc_trim(0)
+        with _lock:
+            _open -= 1
+            if _open == 0 and _set_thresholds(_GLIBC_START, _GLIBC_START):
+                glibc_malloc().malloc_trim(0)
 
 
-def _set_thresholds(libc, trim: int, mmap: int) -> None:
-    libc.mallopt(_M_TRIM_THRESHOLD, trim)  # both values are in the ranges glibc accepts
+def _set_thresholds(trim: int, mmap: int) -> bool:
+    """Both thresholds, in bytes (values glibc accepts); False where malloc is not glibc's."""
+    libc = glibc_malloc()
+    if libc is None:
+        return False
+    libc.mallopt(_M_TRIM_THRESHOLD, trim)
     libc.mallopt(_M_MMAP_THRESHOLD, mmap)
+    return True

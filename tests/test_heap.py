@@ -66,18 +66,43 @@ with kept_heap():
     assert result["outer"] < PAGES / 100
 
 
+@needs_glibc
+def test_a_block_in_another_thread_keeps_the_settings_after_the_first_block_closes():
+    """The first block to open is not the one that restores: the last to close is."""
+    result = run("""
+import threading
+entered, release = threading.Event(), threading.Event()
+def other():
+    with kept_heap():
+        entered.set()
+        release.wait()
+thread = threading.Thread(target=other)
+with kept_heap():
+    thread.start()
+    entered.wait()
+faults_per_round()
+result["other_open"] = faults_per_round()
+release.set()
+thread.join()
+result["all_closed"] = faults_per_round()
+""")
+    assert result["other_open"] < PAGES / 100
+    assert result["all_closed"] > PAGES / 4
+
+
 def test_without_glibc_the_block_changes_nothing(monkeypatch):
-    monkeypatch.setattr(heap, "glibc_malloc", lambda: None)
+    calls = []
+    monkeypatch.setattr(heap, "glibc_malloc", lambda: calls.append("looked") and None)
     with heap.kept_heap():
-        assert heap._depth == 1
-    assert heap._depth == 0
+        assert heap._open == 1
+    assert heap._open == 0 and calls == ["looked", "looked"]
 
 
-def test_the_depth_comes_back_when_the_block_raises():
+def test_the_count_comes_back_when_the_block_raises():
     with pytest.raises(KeyboardInterrupt):
         with heap.kept_heap():
             raise KeyboardInterrupt
-    assert heap._depth == 0
+    assert heap._open == 0
 
 
 @needs_glibc
