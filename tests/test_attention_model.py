@@ -106,6 +106,23 @@ def test_encoder_halves_are_forward_and_backward_reads(cell):
     assert not np.allclose(a[:, :4, 4:], b[:, :4, 4:])
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_encoder_of_float_inputs_is_its_cells_stepped_by_hand(cell):
+    """A (B, Tx, input) float input (read time-major inside the encoder) gives the cells' own
+    steps over x[:, t], left to right and right to left, and its gradient checks out."""
+    enc = BidirectionalEncoder(cell, 5, 3, rng=np.random.default_rng(0), dtype=np.float64)
+    x = mg.Tensor(np.random.default_rng(2).standard_normal((2, 4, 5)), requires_grad=True, name="x")
+    by_hand = []
+    for module, order in ((enc.forward_cell, range(4)), (enc.backward_cell, range(3, -1, -1))):
+        state, outputs = module.initial_state(2), {}
+        for t in order:
+            state = module(x[:, t], state)
+            outputs[t] = state[0].data
+        by_hand.append(np.stack([outputs[t] for t in range(4)], axis=1))
+    np.testing.assert_allclose(enc(x).data, np.concatenate(by_hand, axis=-1), rtol=1e-12, atol=1e-12)
+    assert mg.gradcheck(lambda x: enc(x), [x])
+
+
 @pytest.mark.parametrize("score", SCORES)
 @pytest.mark.parametrize("cell", CELLS)
 def test_model_shapes_and_alpha_rows_sum_to_one(cell, score):
