@@ -1,6 +1,6 @@
 """Issue 16's benchmark: what a user feels, a whole epoch of `train`, minigrad against PyTorch.
 
-    python bench/bench_epoch.py           every section (about ten minutes on a quiet 2-core machine)
+    python bench/bench_epoch.py           every section (about 22 minutes on a quiet 2-core machine)
     python bench/bench_epoch.py --quick   every section on small data, to check the harness
     python bench/bench_epoch.py --sections epoch --tasks dlai-dates --rounds 5
     python bench/bench_epoch.py --contender default= --contender composed=--composed   (the default)

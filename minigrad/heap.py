@@ -4,11 +4,12 @@ Every step allocates the same arrays and frees them all when its graph goes. gli
 freed memory back to the kernel: a block above the mmap threshold is unmapped when freed, and
 free space above the trim threshold at the heap's top is released. The next step asks for it
 again, and the kernel zero-fills each 4 KB page on its first touch. For the fast twin on the
-dates task that was 2,487 page faults and 8 ms of system time in a 46 ms step; with both
-thresholds raised, 1 fault and 31 ms (bench/bench_heap.py; README, "Speed"). glibc also raises
-the thresholds by itself after freeing a large block, so a process that made big arrays before
-its loop (train making 20,000 pairs) faults less to begin with: the block makes the loop's cost
-independent of that history.
+dates task, in a process that made only the data it steps through, that was 2,479 page faults
+and 8 ms of system time in a 46 ms step; with both thresholds raised, 2 faults and 37 ms
+(bench/bench_heap.py; README, "Speed"). glibc also raises the thresholds by itself after freeing
+a large block, so a process that made big arrays before its loop faults less to begin with
+(`train` making its 20,000 pairs: there the block halves the faults and the time stays within
+noise). The block makes the loop's cost independent of that history.
 
 Inside the block, freed memory stays in the process (M_TRIM_THRESHOLD) and arrays up to
 MMAP_BELOW bytes come from the heap (M_MMAP_THRESHOLD), so the heap never holds more than the

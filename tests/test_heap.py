@@ -107,13 +107,17 @@ def test_the_count_comes_back_when_the_block_raises():
 
 @needs_glibc
 def test_bench_heap_counts_the_fast_twins_faults_gone_inside_kept_heap():
-    """bench/bench_heap.py, the figures behind kept_heap, on a few steps of the dates task."""
+    """bench/bench_heap.py, the figures behind kept_heap, on a few steps of the dates task and
+    one epoch of `train` on 500 pairs."""
     from pathlib import Path
     script = Path(__file__).resolve().parent.parent / "bench" / "bench_heap.py"
-    done = subprocess.run([sys.executable, str(script), "--steps", "3", "--rounds", "1", "--tasks", "dates"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(script), "--steps", "3", "--rounds", "1", "--tasks", "dates",
+                           "--train-sizes", "500", "--train-epochs", "1"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("fast ", "composed "))]
     faults = {(row[0], row[-6]): float(row[-4]) for row in rows}  # row[-6]: "defaults" or "kept_heap"
     assert set(faults) == {(path, s) for path in ("fast", "composed") for s in ("defaults", "kept_heap")}, done.stdout
     assert faults["fast", "defaults"] > 500 and faults["fast", "kept_heap"] < faults["fast", "defaults"] / 20, done.stdout
+    train = {row[-3]: float(row[-1]) for row in (line.split() for line in done.stdout.splitlines())
+             if row[:2] == ["dates", "500"]}  # row[-3]: "defaults" or "kept_heap"; row[-1]: page faults
+    assert set(train) == {"defaults", "kept_heap"} and train["kept_heap"] < train["defaults"], done.stdout
