@@ -23,9 +23,10 @@ BLAS threads are left at their defaults too (OMP_NUM_THREADS is not set here). E
 from fresh leaf gradients (`.grad = None`), so nothing accumulates across runs. Each
 implementation is timed on its own (see time_all) with time.perf_counter and the garbage
 collector paused (as timeit does); a repetition loops until it lasts long enough to time, and
-the table shows the median of the repetitions. glibc's habit of handing freed heap back to the
-OS (and page-faulting it in again on the next run) is switched off when possible: whether it
-struck depended on heap layout, not on the code timed, and it made runs differ up to 3x.
+the table shows the median of the repetitions. The timing runs inside minigrad.heap.kept_heap(),
+which stops glibc handing freed memory back to the OS (and page-faulting it in again on the next
+run): whether that struck depended on heap layout, not on the code timed, and it made runs
+differ up to 3x.
 Before timing, the gradients of the three implementations are checked against each other.
 
     python bench/bench_ops.py [--quick] [--json PATH]
@@ -33,8 +34,6 @@ Before timing, the gradients of the three implementations are checked against ea
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import gc
 import json
 import operator
@@ -46,6 +45,7 @@ import time
 import numpy as np
 
 import minigrad as mg
+from minigrad.heap import glibc_malloc, kept_heap
 
 try:
     import torch
@@ -56,14 +56,6 @@ N = 200                    # ops per chain
 SHAPE, W_MATMUL = (100, 64), (64, 64)
 TARGET = 3.0               # elementwise ops should cost at most 3x bare numpy per op (chain case)
 ELEMENTWISE = ("add", "mul", "tanh")
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc not to trim the heap (M_TRIM_THRESHOLD = 1 GiB); False where that is not possible."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c")).mallopt(-1, 1 << 30) == 1
-    except (OSError, AttributeError, TypeError):
-        return False
 
 
 # --- bare numpy: forward, then the backward formulas by hand; returns (grad x, grad w) ---------
@@ -210,27 +202,28 @@ def main(argv=None):
     reps, min_seconds = (3, 0.005) if args.quick else (7, 0.05)
 
     threads = torch.get_num_threads() if torch is not None else None
-    no_trim = keep_freed_memory()
+    heap_kept = glibc_malloc() is not None
     torch_info = f"torch {torch.__version__} with {threads} intra-op threads" if torch else "torch not installed"
     print(f"minigrad per-op cost: float32 {SHAPE}, numpy {np.__version__}, {torch_info}")
     print(f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
           f"load average {os.getloadavg()[0]:.2f} (other work running makes numbers noisy), "
-          f"glibc heap trimming {'off' if no_trim else 'unchanged'}")
+          f"{'glibc malloc keeping freed memory (kept_heap)' if heap_kept else 'malloc as it is (not glibc)'}")
     print(f"median of {reps} repetitions; chain = {N} ops then one backward, per op; "
           "single = one op + backward\n")
 
     rows = []
     rng = np.random.default_rng(0)
-    for case, n in (("chain", N), ("single", 1)):
-        for name in OPS:
-            fns = runners(name, n, rng)
-            check_same(name, {impl: fn() for impl, fn in fns.items()})
-            t = {impl: s / n * 1e6 for impl, s in time_all(fns, reps, min_seconds).items()}
-            torch_us = t.get("torch")
-            rows.append({"op": name, "case": case, "n_ops": n, "numpy_us": t["numpy"],
-                         "minigrad_us": t["minigrad"], "minigrad_over_numpy": t["minigrad"] / t["numpy"],
-                         "torch_us": torch_us,
-                         "minigrad_over_torch": t["minigrad"] / torch_us if torch_us else None})
+    with kept_heap():
+        for case, n in (("chain", N), ("single", 1)):
+            for name in OPS:
+                fns = runners(name, n, rng)
+                check_same(name, {impl: fn() for impl, fn in fns.items()})
+                t = {impl: s / n * 1e6 for impl, s in time_all(fns, reps, min_seconds).items()}
+                torch_us = t.get("torch")
+                rows.append({"op": name, "case": case, "n_ops": n, "numpy_us": t["numpy"],
+                             "minigrad_us": t["minigrad"], "minigrad_over_numpy": t["minigrad"] / t["numpy"],
+                             "torch_us": torch_us,
+                             "minigrad_over_torch": t["minigrad"] / torch_us if torch_us else None})
 
     header = f"{'op':<16}{'numpy µs/op':>12}{'minigrad µs/op':>16}{'mg/numpy':>10}" \
              f"{'torch µs/op':>13}{'mg/torch':>10}"
@@ -250,7 +243,7 @@ def main(argv=None):
             json.dump({"shape": SHAPE, "chain_ops": N, "repetitions": reps,
                        "numpy": np.__version__, "torch": torch.__version__ if torch else None,
                        "torch_threads": threads, "cpus": os.cpu_count(),
-                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "heap_trim_off": no_trim,
+                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "heap_kept": heap_kept,
                        "target_ratio": TARGET, "meets_target": verdict, "results": rows}, f, indent=2)
         print(f"wrote {args.json}")
 
