@@ -616,11 +616,19 @@ class _Builder:
         for i, (a1, a2) in enumerate(zip(self.first.arrays, self.second.arrays)):
             if a1.dtype.kind not in "iu":
                 continue
-            if _holds(array, a1) and _holds(array2, a2):
+            as_given = _holds(array, a1) and _holds(array2, a2)
+            transposed = a1.ndim == 2 and _holds(array, a1.T) and _holds(array2, a2.T)
+            if as_given and transposed and min(a1.shape) > 1:
+                raise ExportError(
+                    f"export: example input {i} (shape {a1.shape}) reads the same in its own order and "
+                    "transposed (the same index at every position?), so the trace cannot tell in which "
+                    "order the graph reads it; give example indices that vary, such as a real sentence "
+                    "or rng.integers(0, vocabulary, shape)")
+            if as_given:
                 value = self.input_values[i]
                 if array.shape != a1.shape:
                     value = g.op("Reshape", value, g.shape(self.dims(array.shape, array2.shape), reshape=True))
-            elif a1.ndim == 2 and _holds(array, a1.T) and _holds(array2, a2.T):
+            elif transposed:
                 value = g.op("Transpose", self.input_values[i], perm=[1, 0])  # read time-major (encoder.py)
             else:
                 continue

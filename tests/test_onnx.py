@@ -253,6 +253,24 @@ def test_the_date_models(score, twin, dtype, tmp_path):
     np.testing.assert_allclose(alpha, want_alpha, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("twin", [False, True], ids=["composed", "fast twin"])
+@pytest.mark.parametrize("example", ["zeros", "fives"])
+def test_example_indices_that_read_the_same_transposed_are_refused_not_guessed(example, twin, tmp_path):
+    """The composed encoder reads its tokens time-major (x transposed), the twin as given. With the
+    same index everywhere the two traces cannot tell the orders apart; guessed, the composed model's
+    export read the tokens in the wrong order (logits off by 0.03) and still passed its own check."""
+    from attention.fast import fast
+    from attention.seq2seq import ModelConfig, Seq2SeqAttention
+    mg.manual_seed(3)
+    model = Seq2SeqAttention(ModelConfig(Tx=6, Ty=3))
+    model = fast(model) if twin else model
+    x = np.zeros((3, 6), np.int64) if example == "zeros" else np.full((2, 6), 5)
+    with pytest.raises(ExportError, match=r"example input 0 \(shape \(\d, 6\)\) reads the same in its own "
+                                          r"order and transposed .* give example indices that vary"):
+        export(model, x, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 @pytest.mark.parametrize("tx, ty", [(1, 3), (4, 1)])
 def test_a_weight_no_node_reads_is_not_written(tx, ty, tmp_path):
     """With one input or one output position the fast twin's first step, from a zero state, skips
