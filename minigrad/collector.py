@@ -9,32 +9,49 @@ trains both paths with the collector off and counts the garbage they leave, none
 
 Inside the block, the objects alive when it starts are frozen out of those walks (gc.freeze),
 unless the program froze some itself, and a pass comes every COLLECT_EVERY allocations; the
-collector's settings come back after. A cycle made inside the block is still collected, later.
+collector's settings come back when the last block open in the process closes (the collector is
+the process's, so a block in one thread holds them for all). A cycle made inside the block is
+still collected, later.
 The figures behind COLLECT_EVERY are in README.md, "Speed".
 """
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import contextmanager
 
 __all__ = ["COLLECT_EVERY", "rare_collections"]
 
 COLLECT_EVERY = 100_000  # allocations between two passes over the youngest objects (Python's default: 700)
+_open = 0  # blocks open in the process, in any thread: the collector is the process's
+_before = None  # (thresholds, whether the first block froze) from before the first open block
+_lock = threading.Lock()
 
 
 @contextmanager
 def rare_collections(every: int = COLLECT_EVERY):
-    """Fewer, shorter collector passes inside the block (see the module docstring)."""
+    """Fewer, shorter collector passes while the block (or another thread's) is open; see the module docstring."""
+    global _open, _before
     if type(every) is not int or every < 1:
         raise ValueError(f"rare_collections: every must be a whole number of allocations ≥ 1, got {every!r}")
-    thresholds = gc.get_threshold()
-    freeze = gc.get_freeze_count() == 0  # gc.unfreeze() thaws everything: leave a program's own freeze alone
-    if freeze:
-        gc.freeze()
-    gc.set_threshold(every, *thresholds[1:])
+    opened = False
     try:
+        with _lock:
+            if _open == 0:
+                freeze = gc.get_freeze_count() == 0  # gc.unfreeze() thaws everything: leave a program's own freeze alone
+                _before = gc.get_threshold(), freeze
+                if freeze:
+                    gc.freeze()
+            _open += 1
+            opened = True
+            gc.set_threshold(every, *_before[0][1:])
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        if freeze:
-            gc.unfreeze()
+        with _lock:
+            if opened:
+                _open -= 1
+                if _open == 0:
+                    (thresholds, froze), _before = _before, None
+                    gc.set_threshold(*thresholds)
+                    if froze:
+                        gc.unfreeze()

@@ -14,10 +14,11 @@ noise). The block makes the loop's cost independent of that history.
 Inside the block, freed memory stays in the process (M_TRIM_THRESHOLD) and arrays up to
 MMAP_BELOW bytes come from the heap (M_MMAP_THRESHOLD), so the heap never holds more than the
 loop's peak. malloc's settings are the process's, so they hold while any block is open, nested
-or in another thread. When the last one closes, both thresholds are back at glibc's starting
-values and malloc_trim returns the memory kept; glibc's own adjustment of the thresholds, which
-any mallopt call switches off, stays off. Where malloc is not glibc's (macOS, Windows, musl),
-nothing changes.
+or in another thread. When the last one closes, both thresholds are at glibc's starting values
+(128 KB, also where a program had set its own) and malloc_trim returns the main heap's kept
+memory; what a worker thread freed inside the block can stay with that thread's arena. glibc's
+own adjustment of the thresholds, which any mallopt call switches off, stays off. Where malloc
+is not glibc's (macOS, Windows, musl), nothing changes.
 """
 from __future__ import annotations
 
@@ -57,17 +58,20 @@ def glibc_malloc():
 def kept_heap():
     """malloc keeps freed memory for reuse while the block (or another thread's) is open; see the module docstring."""
     global _open
-    with _lock:
-        _open += 1
-        if _open == 1:
-            _set_thresholds(TRIM_ABOVE, MMAP_BELOW)
+    opened = False
     try:
+        with _lock:
+            _open += 1
+            opened = True
+            if _open == 1:
+                _set_thresholds(TRIM_ABOVE, MMAP_BELOW)
         yield
     finally:
         with _lock:
-            _open -= 1
-            if _open == 0 and _set_thresholds(_GLIBC_START, _GLIBC_START):
-                glibc_malloc().malloc_trim(0)
+            if opened:
+                _open -= 1
+                if _open == 0 and _set_thresholds(_GLIBC_START, _GLIBC_START):
+                    glibc_malloc().malloc_trim(0)
 
 
 def _set_thresholds(trim: int, mmap: int) -> bool:

@@ -91,3 +91,26 @@ def test_bench_collector_counts_no_pass_inside_rare_collections():
     rows = [line.split() for line in done.stdout.splitlines() if "rare_collections" in line]
     assert [row[0] for row in rows] == ["fast", "composed"]
     assert all(row[2] == "0/0/0" for row in rows), done.stdout
+
+
+def test_blocks_in_two_threads_give_the_settings_back_when_the_last_closes():
+    """The first block open saves Python's settings and the last to close restores them, in
+    whatever order the threads leave (a block that saved another's settings would keep them)."""
+    import threading
+    before = gc.get_threshold()
+    entered, release = threading.Event(), threading.Event()
+
+    def other():
+        with rare_collections():
+            entered.set()
+            release.wait()
+    thread = threading.Thread(target=other)
+    try:
+        with rare_collections():
+            thread.start()
+            entered.wait()
+        assert gc.get_threshold()[0] == COLLECT_EVERY  # the other thread's block is still open
+    finally:
+        release.set()
+        thread.join()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
