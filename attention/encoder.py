@@ -37,6 +37,11 @@ class BidirectionalEncoder(Module):
         return [outputs[t] for t in steps]
 
     def forward(self, x) -> Tensor:
+        array, width = np.asarray(getattr(x, "data", x)), self.forward_cell.input_size
+        shape = array.shape
+        if not ((len(shape) == 2 and array.dtype.kind in "iu") or (len(shape) == 3 and shape[-1] == width)):
+            raise ValueError(f"BidirectionalEncoder: x must be (B, Tx) token indices or (B, Tx, {width}) "
+                             f"inputs, not shape {shape} of {array.dtype}")
         with mg.scope("encoder"):
             time_major = _time_major(x)
             forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(time_major), reverse=False)

@@ -3,6 +3,8 @@ and joining and splitting tensors. Each is a thin call of the ops in `minigrad.o
 """
 from __future__ import annotations
 
+import itertools
+
 from typing import Sequence
 
 import numpy as np
@@ -100,22 +102,24 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
     Each piece is a GetItem of `x`, so the graph shows where each piece came from.
     """
     _check_axis("split", x, axis)
-    length = x._data.shape[axis]
+    length = x.shape[axis]
     if isinstance(sizes, (int, np.integer)):
         if sizes <= 0:
             raise op_error("split", f"piece size must be positive, not {sizes}", (x,))
         starts = range(0, length, sizes)
         bounds = zip(starts, [*starts[1:], length])
     else:
+        sizes = list(sizes)
         for size in sizes:
             if not isinstance(size, (int, np.integer)) or size < 0:
-                raise op_error("split", f"sizes must be non-negative integers, not {list(sizes)}", (x,))
+                raise op_error("split", f"sizes must be non-negative integers, not {sizes}", (x,))
+        sizes = [int(size) for size in sizes]  # Python ints: numpy's would wrap (uint8) or mix to floats
         if sum(sizes) != length:
-            raise op_error("split", f"sizes {list(sizes)} add up to {sum(sizes)}, but axis {axis} "
+            raise op_error("split", f"sizes {sizes} add up to {sum(sizes)}, but axis {axis} "
                            f"has length {length}", (x,))
-        ends = np.cumsum(sizes).tolist()
+        ends = list(itertools.accumulate(sizes))
         bounds = zip([0, *ends[:-1]], ends)
-    prefix = (slice(None),) * (axis % x._data.ndim)
+    prefix = (slice(None),) * (axis % x.ndim)
     # GetItem.apply, not x[...]: the same node, one call less on a path every LSTM step takes
     return [ops.GetItem.apply(x, index=prefix + (slice(start, end),)) for start, end in bounds]
 

@@ -4,6 +4,8 @@ against PyTorch; the twin against the composed model is tests/test_fast.py).
 References are independent of minigrad: numpy (energies, softmax, the α-weighted sum), central
 differences (mg.gradcheck) and a PyTorch re-implementation of the whole model (float64).
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -121,6 +123,14 @@ def test_encoder_of_float_inputs_is_its_cells_stepped_by_hand(cell):
         by_hand.append(np.stack([outputs[t] for t in range(4)], axis=1))
     np.testing.assert_allclose(enc(x).data, np.concatenate(by_hand, axis=-1), rtol=1e-12, atol=1e-12)
     assert mg.gradcheck(lambda x: enc(x), [x])
+
+
+@pytest.mark.parametrize("shape", [(6,), (), (3, 5), (2, 4, 3), (2, 4, 5, 1)], ids=str)
+def test_encoder_input_of_a_wrong_shape_is_refused_naming_the_shape_given(shape):
+    enc = BidirectionalEncoder("lstm", 5, 3, rng=np.random.default_rng(0), dtype=np.float64)
+    with pytest.raises(ValueError, match=rf"BidirectionalEncoder: x must be \(B, Tx\) token indices or "
+                                         rf"\(B, Tx, 5\) inputs, not shape {re.escape(str(shape))} of float64"):
+        enc(np.zeros(shape))
 
 
 @pytest.mark.parametrize("score", SCORES)

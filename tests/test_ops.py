@@ -170,6 +170,13 @@ def test_sigmoid_matches_the_two_sided_form_across_its_clip(dtype):
     np.testing.assert_array_equal(got[a >= top], 1.0)
 
 
+def test_sigmoid_of_integers_is_float32_and_right():
+    """Integers are computed in float32, as torch.sigmoid does (e^-|a| of a uint8 wrapped: σ(200) was 0)."""
+    got = mg.sigmoid(mg.Tensor(np.array([200, 1, 0], np.uint8))).data
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-np.array([200.0, 1.0, 0.0]))), rtol=1e-6)
+
+
 # --- reductions ------------------------------------------------------------------------------
 
 AXES = [None, 0, 1, 2, -1, -2, (0, 2), (-1, 0), (0, 1, 2)]
@@ -348,6 +355,15 @@ def test_split(sizes, axis, rng):
     for piece, want in zip(pieces, expected):
         np.testing.assert_array_equal(piece.data, want)
     assert gradcheck(lambda t: weighted_join(mg.split(t, sizes, axis=axis), axis), [x])
+
+
+@pytest.mark.parametrize("sizes", [[np.uint8(200), np.uint8(100)], [np.uint64(100), 200], iter([150, 150])],
+                         ids=["uint8", "uint64 and int", "a generator"])
+def test_split_sizes_of_any_integer_type_add_up_as_numbers(sizes):
+    """numpy integer sizes are numbers (uint8's sum wrapped to 44; uint64 with an int made float
+    bounds), and a generator of sizes is read once."""
+    pieces = mg.split(mg.Tensor(np.arange(300.0)), sizes)
+    assert sum(p.shape[0] for p in pieces) == 300 and len(pieces) == 2
 
 
 @pytest.mark.parametrize("chunks, axis, expected_sizes", [(3, 0, [2, 2, 2]), (4, 0, [2, 2, 2]),

@@ -201,12 +201,16 @@ class Sigmoid(Function):
     stays finite, and σ is already 1 there (1 - σ(88) = 6e-39 is below half float32's epsilon),
     so the clip changes no value. Nothing subtracts, so σ keeps its relative precision for very
     negative a (σ(-40) = 4.2e-18, not 0) down to where eᵃ underflows, about -745 in float64.
-    Other dtypes use e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0, e / (1 + e) for a < 0.
+    Other float dtypes use e = e^-|a|, which never overflows: 1 / (1 + e) for a ≥ 0, e / (1 + e)
+    for a < 0; integers and bools are computed in float32.
     """
     __slots__ = ()
 
     def forward(self, a):
         top = _SIGMOID_IS_ONE_ABOVE.get(a.dtype)
+        if top is None and a.dtype.kind != "f":  # integers and bools give float32, as torch.sigmoid
+            a = a.astype(np.float32)
+            top = _SIGMOID_IS_ONE_ABOVE[a.dtype]
         if top is None:
             e = np.exp(-np.abs(a))
             c = np.where(a >= 0, 1, e) / (1 + e)
