@@ -114,7 +114,7 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
         print(f"  round {round_ + 1}/{rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"\nper epoch, end to end ({train_size} pairs, batch 100, score {score}, held-out {HELD_OUT}, "
           f"checkpoint): (3-epoch run − 1-epoch run) / 2, median of {rounds} interleaved rounds")
-    print(f"{'task':11} {'contender':12} {'s/epoch':>8} {'(min–max)':>14} {'÷ torch':>8} {'target':>7}")
+    print(f"{'task':11} {'contender':14} {'s/epoch':>8} {'(min–max)':>14} {'÷ torch':>8} {'target':>7}")
     for task in tasks:
         for name in names:
             runs = epochs[task][name]
@@ -123,7 +123,7 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
             verdict = "" if ratio is None or target is None else f"≤{target} {'met' if ratio <= target else 'NOT MET'}"
             if statistics.median(runs) <= 0:
                 verdict = "noise: more load than epoch; rerun quieter"
-            print(f"{task:11} {name:12} {statistics.median(runs):>8.2f} "
+            print(f"{task:11} {name:14} {statistics.median(runs):>8.2f} "
                   f"{f'({min(runs):.2f}–{max(runs):.2f})':>14} "
                   f"{'' if ratio is None else f'{ratio:.2f}':>8} {verdict:>7}")
     return epochs
@@ -355,6 +355,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--held-out", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for option in ("rounds", "train_size", "torch_threads"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     if args.torch_threads:  # OpenBLAS reads OMP_NUM_THREADS too, so only PyTorch's workers get it
         TORCH_ENV["OMP_NUM_THREADS"] = str(args.torch_threads)
     if args.torch_worker:
@@ -373,8 +376,8 @@ def main(argv=None) -> int:
 
 def report(args, contenders: dict) -> int:
     quick = args.quick
-    train_size = args.train_size or (200 if quick else 20_000)
-    rounds = args.rounds or (1 if quick else 3)
+    train_size = args.train_size if args.train_size is not None else 200 if quick else 20_000
+    rounds = args.rounds if args.rounds is not None else 1 if quick else 3
     print(f"command: python bench/bench_epoch.py {' '.join(map(shlex.quote, sys.argv[1:]))}".rstrip())
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start; {os.cpu_count()} CPUs; "
           f"contenders {', '.join(n + '=' + ' '.join(f) for n, f in contenders.items())}"

@@ -54,6 +54,14 @@ def test_a_contender_without_name_and_flags_is_refused_plainly(spec):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("option", ["--rounds", "--train-size", "--torch-threads"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_count_below_one_is_refused_plainly(option, value):
+    done = bench("--sections", "epoch", option, value)
+    assert done.returncode == 2 and f"{option} must be at least 1, got {value}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_train_flag_that_does_not_exist_names_the_contender_and_trains_error():
     done = bench("--sections", "converge", "--quick", "--contender", "odd=--no-such-flag")
     assert done.returncode == 2
