@@ -43,7 +43,7 @@ class BidirectionalEncoder(Module):
             raise ValueError(f"BidirectionalEncoder: x must be (B, Tx) token indices or (B, Tx, {width}) "
                              f"inputs, not shape {shape} of {array.dtype}")
         with mg.scope("encoder"):
-            time_major = _time_major(x)
+            time_major = to_time_major(x)
             forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(time_major), reverse=False)
             backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(time_major), reverse=True)
             states = [mg.concat([f, b], axis=-1).named(f"a<{t + 1}>")
@@ -51,7 +51,7 @@ class BidirectionalEncoder(Module):
             return mg.stack(states, axis=1).named("a")
 
 
-def _time_major(x):
+def to_time_major(x):
     """x with its batch and time axes swapped, (Tx, B, …): token indices as a numpy view, a
     Tensor through Transpose."""
     if isinstance(x, Tensor):

@@ -23,6 +23,7 @@ import numpy as np
 import minigrad as mg
 from attention.additive import BahdanauAttention, DlaiAttention
 from attention.cells import LSTMCell
+from attention.encoder import to_time_major
 from attention.fused_lstm import (BidirectionalLSTM, activate, cell_gradient, cell_update, gate_factors, gate_scale,
                                   onnx_gate_constants, onnx_named, onnx_step)
 from attention.seq2seq import Seq2SeqAttention
@@ -285,7 +286,8 @@ class FastSeq2SeqAttention(Seq2SeqAttention):
             return encoder(index)
         with mg.scope("encoder"):
             cells = encoder.forward_cell, encoder.backward_cell
-            return BidirectionalLSTM.apply(*[cell.input_projection(index) for cell in cells],
+            steps_first = to_time_major(index)
+            return BidirectionalLSTM.apply(*[cell.input_projection(steps_first) for cell in cells],
                                            *[cell.weight_h for cell in cells]).named("a")
 
     def decode(self, a: Tensor) -> tuple:

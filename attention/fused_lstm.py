@@ -140,8 +140,9 @@ def cell_gradient(factors: np.ndarray, through_tanh: np.ndarray, d_h: np.ndarray
 class BidirectionalLSTM(Function):
     """Both directions of an LSTM layer over a whole sequence, from a zero state, as a single node.
 
-    Inputs: P→ and P← = x W_x + b_x of each direction's cell at every position (B, T, 4H), and
-    the two cells' W_h→, W_h← (H, 4H). Output: a<t> = [h→<t>; h←<t>] for every position, (B, T, 2H).
+    Inputs: P→ and P← = x W_x + b_x of each direction's cell at every position, time-major
+    (T, B, 4H) as the composed encoder makes them (attention/encoder.py), and the two cells'
+    W_h→, W_h← (H, 4H). Output: a<t> = [h→<t>; h←<t>] for every position, (B, T, 2H).
     The left-to-right direction reads positions 1 … T, the right-to-left one T … 1; reading step
     k of both runs as one batched step, (2, B, H)·(2, H, 4H).
 
@@ -160,7 +161,7 @@ class BidirectionalLSTM(Function):
     __slots__ = ()
 
     def forward(self, projected_forward, projected_backward, weight_forward, weight_backward):
-        batch, steps, width = projected_forward.shape
+        steps, batch, width = projected_forward.shape
         hidden = width // 4
         weight_h = np.stack([weight_forward, weight_backward])
         dtype = weight_h.dtype
@@ -169,8 +170,8 @@ class BidirectionalLSTM(Function):
         # that each step's (2, B, ·) block is contiguous; hs and cs have an extra slot 0 for the
         # zero state read first.
         gates = np.empty((steps, 2, batch, width), dtype=dtype)
-        np.multiply(projected_forward.swapaxes(0, 1), scale, out=gates[:, 0])
-        np.multiply(projected_backward[:, ::-1].swapaxes(0, 1), scale, out=gates[:, 1])
+        np.multiply(projected_forward, scale, out=gates[:, 0])
+        np.multiply(projected_backward[::-1], scale, out=gates[:, 1])
         weight_scaled = weight_h * scale
         hs = np.zeros((steps + 1, 2, batch, hidden), dtype=dtype)
         cs = np.zeros_like(hs)
@@ -193,8 +194,7 @@ class BidirectionalLSTM(Function):
         hs, cs, tanh_cs, gates, weight_h = self.saved
         steps, _, batch, width = gates.shape
         hidden = width // 4
-        # direction-major, (2, T, B, 4, H): each direction's dz rows are then one matrix for dW_h
-        factors, through_tanh = gate_factors(*(x.swapaxes(0, 1) for x in (gates, cs[:-1], tanh_cs)), hidden)
+        factors, through_tanh = gate_factors(gates, cs[:-1], tanh_cs, hidden)  # (T, 2, B, 4, H), (T, 2, B, H)
         forget = gates[..., hidden:2 * hidden]
         d_h = np.empty((steps, 2, batch, hidden), dtype=gates.dtype)  # ĝh, then δh, in reading order
         d_h[:, 0] = grad[..., :hidden].swapaxes(0, 1)
@@ -204,21 +204,22 @@ class BidirectionalLSTM(Function):
         carried = np.empty((2, batch, 4, hidden), dtype=gates.dtype)
         from_next_c = None  # δc<n> ⊙ f<n>
         for k in reversed(range(steps)):
-            d_c = cell_gradient(factors[:, k], through_tanh[:, k], d_h[k], from_next_c, d_z[:, k], carried)
+            d_c = cell_gradient(factors[k], through_tanh[k], d_h[k], from_next_c, d_z[k], carried)
             if k:
-                d_h[k - 1] += np.matmul(d_z[:, k].reshape(2, batch, width), weight_h_t)
+                d_h[k - 1] += np.matmul(d_z[k].reshape(2, batch, width), weight_h_t)
                 from_next_c = d_c * forget[k]
-        d_z = d_z.reshape(2, steps, batch, width)
-        h_previous = hs[:-1].swapaxes(0, 1).reshape(2, steps * batch, hidden)  # a copy, a quarter of dz's size
-        d_weight_h = np.matmul(h_previous.swapaxes(1, 2), d_z.reshape(2, steps * batch, width))
-        grads = d_z[0].swapaxes(0, 1), d_z[1, ::-1].swapaxes(0, 1), d_weight_h[0], d_weight_h[1]
+        d_z = d_z.reshape(steps, 2, batch, width)
+        # dW_h = Σ_k h<k-1>ᵀ dz<k>, one (H, B)·(B, 4H) product per step and direction (h<0> = 0:
+        # step 0 adds nothing), summed: cheaper than copying dz into one matrix per direction
+        d_weight_h = np.matmul(hs[1:-1].swapaxes(-1, -2), d_z[1:]).sum(axis=0)
+        grads = d_z[:, 0], d_z[::-1, 1], d_weight_h[0], d_weight_h[1]
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
 
     def to_onnx(self, graph, inputs) -> str:
         """Unrolled: one step per position and direction (T is fixed by the traced shape, the batch is not)."""
         projected = inputs[:2]
         weights = inputs[2:]
-        steps, hidden = self.inputs[0].shape[1], self.inputs[2].shape[0]
+        steps, hidden = self.inputs[0].shape[0], self.inputs[2].shape[0]
         scale, shift = onnx_gate_constants(graph, hidden, self.inputs[0].dtype)
         axis = graph.integers([1])
         directions = []
@@ -226,7 +227,7 @@ class BidirectionalLSTM(Function):
             h = c = None
             outputs = {}
             for t in order:
-                z = graph.op("Gather", p, graph.integers(t), axis=1)
+                z = graph.op("Gather", p, graph.integers(t), axis=0)
                 if h is not None:
                     z = graph.op("Add", graph.op("MatMul", h, weight_h), z)
                 h, c = onnx_step(graph, z, c, scale, shift)

@@ -10,6 +10,7 @@ import pytest
 
 import minigrad as mg
 from attention.cells import LSTMCell
+from attention.encoder import to_time_major
 from attention.fused_lstm import BidirectionalLSTM, activate, gate_scale
 
 B, T, H, IN = 3, 4, 5, 6
@@ -20,8 +21,11 @@ def tensor(rng, *shape, scale=1.0):
 
 
 def encoder(cells, x):
-    """a = [h→; h←] (B, T, 2H) as one BidirectionalLSTM node, as the fast twin's encoder runs it."""
-    return BidirectionalLSTM.apply(*[cell.input_projection(x) for cell in cells], *[cell.weight_h for cell in cells])
+    """a = [h→; h←] (B, T, 2H) as one BidirectionalLSTM node, as the fast twin's encoder runs it
+    (from time-major projections)."""
+    time_major = to_time_major(x)
+    return BidirectionalLSTM.apply(*[cell.input_projection(time_major) for cell in cells],
+                                   *[cell.weight_h for cell in cells])
 
 
 def composed_encoder(cells, x):
