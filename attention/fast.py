@@ -136,12 +136,14 @@ class AttentionDecoder(Function):
         scale = np.concatenate([gate_scale(n_s, dtype), np.ones(hidden, dtype=dtype)])
         scaled_x, scaled_bias, scaled_state = weight_x * scale[:width], bias_x * scale[:width], weight_state * scale
         # (`activate` reads -β ⊙ z: the LSTM's weights are scaled once, not z at every step)
-        # H = 2σ(2(K + q)) - 1 with σ(y) = 1 / (1 + e^-y), position-major (Tx, B, h) so that q<t>
-        # broadcasts over whole rows; e^-2(K+q) = e^-2K ⊙ e^-2q when neither factor can overflow
-        # (|q| ≤ Σ|W_s| since |s| < 1), so the (Tx, B, h) exp is taken once, not at every step.
+        # H = 2σ(2(K + q)) - 1 with σ(y) = 1 / (1 + e^-y), laid out (Tx, h, B): q<t>ᵀ (h, B) then
+        # broadcasts over the positions, and backward's de (Tx, 1, B) over the h features, along
+        # whole rows of B (h is small: numpy's loops along it would be 10 elements long);
+        # e^-2(K+q) = e^-2K ⊙ e^-2q when neither factor can overflow (|q| ≤ Σ|W_s| since |s| < 1),
+        # so the (Tx, h, B) exp is taken once, not at every step.
         limit = np.log(np.finfo(dtype).max) / 4
         factored = np.abs(keys).max() <= limit and np.abs(weight_query).sum(axis=0).max() <= limit
-        keys_term = np.multiply(keys.swapaxes(0, 1), -2, dtype=dtype, order="C")
+        keys_term = np.multiply(keys.transpose(1, 2, 0), -2, dtype=dtype, order="C")
         if factored:
             np.exp(keys_term, out=keys_term)
         energy_weight = weight_energy[:, 0] * 2  # e = H w_e = σ(…)·2w_e - Σ w_e
@@ -150,7 +152,7 @@ class AttentionDecoder(Function):
         memory = np.zeros_like(s)
         tanh_memory = np.empty((steps, batch, n_s), dtype=dtype)
         gates = np.empty((steps, batch, width), dtype=dtype)
-        sigmas = np.empty((steps, tx, batch, hidden), dtype=dtype)
+        sigmas = np.empty((steps, tx, hidden, batch), dtype=dtype)
         alphas = np.empty((steps, batch, tx), dtype=dtype)
         contexts = np.empty((steps, batch, 1, n_a2), dtype=dtype)
         positive = np.empty((steps, tx, batch), dtype=bool) if bias_energy else None
@@ -158,7 +160,7 @@ class AttentionDecoder(Function):
         with np.errstate(over="ignore"):
             for t in range(steps):
                 both = np.matmul(s[t], scaled_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
-                query = both[:, width:]
+                query = both[:, width:].T  # (h, B)
                 query *= -2
                 sigma = sigmas[t]
                 if factored:
@@ -167,7 +169,7 @@ class AttentionDecoder(Function):
                     np.exp(np.add(keys_term, query, out=sigma), out=sigma)
                 sigma += 1
                 np.reciprocal(sigma, out=sigma)
-                energies = np.matmul(sigma.reshape(tx * batch, hidden), energy_weight).reshape(tx, batch)
+                energies = np.matmul(energy_weight, sigma)  # (Tx, B)
                 energies += energy_shift
                 if positive is not None:  # the dlai score: relu(… + b)
                     np.greater(energies, 0, out=positive[t])
@@ -192,22 +194,23 @@ class AttentionDecoder(Function):
         a, weight_x, weight_state, weight_energy, s, memory, tanh_memory, gates, sigmas, alphas, contexts, \
             positive = self.saved
         steps, batch, width = gates.shape
-        n_s, hidden, (_, tx, n_a2) = width // 4, sigmas.shape[-1], a.shape
+        n_s, hidden, (_, tx, n_a2) = width // 4, sigmas.shape[2], a.shape
         factors, through_tanh = gate_factors(gates, memory[:-1], tanh_memory, n_s)
         forget = gates[..., n_s:2 * n_s]
         grad_s = grad[..., :n_s].swapaxes(0, 1)
         grad_alpha = grad[..., n_s:].swapaxes(0, 1)
-        # dK<t> / de<t> = w_eᵀ ⊙ (1 - H²), 1 - H² = 4σ(1 - σ)
+        # dK<t> / de<t> = w_eᵀ ⊙ (1 - H²), 1 - H² = 4σ(1 - σ): the loop sums σ(1 - σ) ⊙ de, and the
+        # factor 4w_e multiplies the sums (dq<t> at each step, dK once)
         energy_slopes = np.subtract(1, sigmas)
         energy_slopes *= sigmas
-        energy_slopes *= weight_energy[:, 0] * 4
+        slope_weight = weight_energy[:, 0] * 4
         d_zq = np.empty((steps, batch, width + hidden), dtype=gates.dtype)  # [dz<t>, dq<t>]
         d_contexts = np.empty((steps, batch, n_a2), dtype=gates.dtype)
-        d_energies = np.empty((steps, tx, batch), dtype=gates.dtype)  # position-major, as the σ
+        d_energies = np.empty((steps, tx, batch), dtype=gates.dtype)
         weight_x_t, weight_state_t = weight_x.T, weight_state.T
         carried = np.empty((batch, 4, n_s), dtype=gates.dtype)
         d_keys_step = np.empty(sigmas.shape[1:], dtype=gates.dtype)
-        d_keys = np.zeros(sigmas.shape[1:], dtype=gates.dtype)  # Σ_t dK<t>, position-major
+        d_keys = np.zeros(sigmas.shape[1:], dtype=gates.dtype)  # Σ_t dK<t> / 4w_e, (Tx, h, B) as the σ
         from_next_s = from_next_m = None  # dz<t+1> W_hᵀ + dq<t+1> W_sᵀ and δm<t+1> ⊙ f<t+1>
         for t in reversed(range(steps)):
             d_s = grad_s[t] if from_next_s is None else grad_s[t] + from_next_s
@@ -221,8 +224,10 @@ class AttentionDecoder(Function):
             d_energy = np.multiply(alpha.T, d_alpha.T, out=d_energies[t])
             if positive is not None:
                 d_energy *= positive[t]
-            np.multiply(energy_slopes[t], d_energy[:, :, None], out=d_keys_step)
-            np.sum(d_keys_step, axis=0, out=d_zq[t, :, width:])
+            np.multiply(energy_slopes[t], d_energy[:, None, :], out=d_keys_step)
+            d_query = d_zq[t, :, width:]
+            np.sum(d_keys_step, axis=0, out=d_query.T)
+            d_query *= slope_weight
             d_keys += d_keys_step
             if t:
                 from_next_s = d_zq[t] @ weight_state_t
@@ -230,11 +235,13 @@ class AttentionDecoder(Function):
         rows = steps * batch
         d_zq_rows = d_zq.reshape(rows, width + hidden)
         d_z_rows = d_zq_rows[:, :width]
-        d_weight_state = s[:-1].reshape(rows, n_s).T @ d_zq_rows
+        d_weight_state = s[1:-1].reshape(rows - batch, n_s).T @ d_zq_rows[batch:]  # s<0> = 0 adds nothing
         d_a = np.matmul(alphas.transpose(1, 2, 0), d_contexts.swapaxes(0, 1))
         d_energy_total = d_energies.sum()
-        d_weight_energy = (sigmas.reshape(-1, hidden).T @ d_energies.reshape(-1, 1)) * 2 - d_energy_total
-        grads = (d_keys.swapaxes(0, 1), d_a, contexts.reshape(rows, n_a2).T @ d_z_rows, d_z_rows.sum(axis=0),
+        d_weight_energy = np.matmul(sigmas.reshape(steps * tx, hidden, batch),
+                                    d_energies.reshape(steps * tx, batch, 1)).sum(axis=0) * 2 - d_energy_total
+        d_keys *= slope_weight[:, None]
+        grads = (d_keys.transpose(2, 0, 1), d_a, contexts.reshape(rows, n_a2).T @ d_z_rows, d_z_rows.sum(axis=0),
                  d_weight_state[:, :width], d_weight_state[:, width:], d_weight_energy,
                  d_energy_total.reshape(1) if positive is not None else None)
         return tuple(g if needed else None for g, needed in zip(grads, self.needs_input_grad))
