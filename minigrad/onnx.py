@@ -457,6 +457,7 @@ class _Builder:
         self.twin = dict(zip(first.tensors, second.tensors))
         self.wanted = {}  # output tensor → the output name its value gets
         self.batch1 = len(first.arrays[0]) if first.arrays and dynamic else 0
+        self.transposed = {}  # input number → its value read transposed, as int64: one Transpose for every reader
 
     def dims(self, shape1: tuple, shape2: tuple) -> tuple:
         growth = len(self.second.arrays[0]) - self.batch1 if self.dynamic else 0
@@ -629,16 +630,22 @@ class _Builder:
                 if array.shape != a1.shape:
                     value = g.op("Reshape", value, g.shape(self.dims(array.shape, array2.shape), reshape=True))
             elif transposed:
-                value = g.op("Transpose", self.input_values[i], perm=[1, 0])  # read time-major (encoder.py)
+                if i not in self.transposed:  # read time-major (encoder.py), by each direction of an encoder
+                    self.transposed[i] = self._as_int64(g.op("Transpose", self.input_values[i], perm=[1, 0]), a1)
+                return self.transposed[i]
             else:
                 continue
-            if a1.dtype not in (np.int32, np.int64):
-                value = g.op("Cast", value, to=self.onnx.TensorProto.INT64)
-            return value
+            return self._as_int64(value, a1)
         if array.shape != array2.shape or not np.array_equal(array, array2):
             raise ExportError("export: an index array of the graph changes with the inputs but is not one "
                               f"of them (shape {array.shape}); pass it as an integer input")
         return g.constant(np.asarray(array, dtype=np.int64))
+
+
+    def _as_int64(self, value: str, array: np.ndarray) -> str:
+        if array.dtype in (np.int32, np.int64):
+            return value
+        return self.g.op("Cast", value, to=self.onnx.TensorProto.INT64)
 
 
 def _is_minigrad(fn, name: str) -> bool:
