@@ -1,18 +1,20 @@
-"""The global modes every op reads: recording on or off, anomaly checks, and the open scopes.
+"""The modes every op reads: recording on or off, anomaly checks, and the open scopes.
 
 `scope` is for reading the graph (drawn boxes, names by timestep); the others change what
-forward and backward do.
+forward and backward do. Each thread has its own, as torch's grad mode is per thread: a
+`no_grad` block (a held-out evaluation) in one thread does not stop another from recording.
 """
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 
 
-class Modes:
-    """Switches read on every op. One object, so the hot path pays one global lookup."""
-    __slots__ = ("grad_enabled", "detect_anomaly", "scope", "step")
+class Modes(threading.local):
+    """Switches read on every op, one set per thread (a new thread starts from the defaults).
+    One object, so the hot path pays one global lookup."""
 
     def __init__(self):
         self.grad_enabled = True
