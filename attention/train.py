@@ -114,8 +114,8 @@ def build(config: TrainConfig):
     held = config.held_out_size
     model_config = ModelConfig(input_vocab=len(task.human_vocab), output_vocab=len(task.machine_vocab),
                                Tx=task.Tx, Ty=task.Ty, cell=config.cell, score=config.score)
-    mg.manual_seed(config.seed)
-    model = Seq2SeqAttention(model_config)
+    # its own generator, not mg.manual_seed's global one: two trainings in two threads each get their seed's weights
+    model = Seq2SeqAttention(model_config, rng=np.random.default_rng(config.seed))
     return task, (X[held:], Y[held:]), (X[:held], Y[:held]), model
 
 

@@ -13,6 +13,7 @@ import minigrad as mg
 from attention.__main__ import main
 from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train, \
     uniform_attention_warning
+from minigrad.threads import blas_threads
 
 
 def quick_config(**overrides) -> TrainConfig:
@@ -33,6 +34,40 @@ def test_reversal_reaches_high_accuracy_in_seconds(tmp_path):
     predicted, _ = model.predict(np.stack([human.encode_padded(text, 8)[0] for text in texts]))
     right = sum(machine.decode(p) == text[::-1] for p, text in zip(predicted, texts))
     assert right >= 6, [machine.decode(p) for p in predicted]  # the loaded model reverses, as its metrics say
+
+
+def test_two_trainings_in_two_threads_each_train_as_alone():
+    """Grad mode is per thread: one training's held-out evaluation (under no_grad) does not stop
+    the other's steps from recording. Before, the second thread's backward failed with a GradError."""
+    configs = [quick_config(epochs=2, target_exact=None, seed=seed, composed=composed)
+               for seed, composed in ((1, False), (2, True))]
+    with blas_threads():  # one BLAS thread: the same sums whether or not another training calls BLAS
+        alone = [train(config, None, log=lambda line: None, progress=False) for config in configs]
+        together, errors = _trained_in_two_threads(configs)
+    assert not errors, errors
+    for one, both in zip(alone, together):
+        assert [e["loss"] for e in both["epochs"]] == [e["loss"] for e in one["epochs"]]
+        assert [e["exact_match"] for e in both["epochs"]] == [e["exact_match"] for e in one["epochs"]]
+
+
+def _trained_in_two_threads(configs) -> tuple[list, list]:
+    """The histories of train(config) for both configs, each run in its own thread at once, and
+    what either raised."""
+    import threading
+    together, errors = [None, None], []
+
+    def run(k):
+        try:
+            together[k] = train(configs[k], None, log=lambda line: None, progress=False)
+        except BaseException as error:  # reported by the assertion below, with its type
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return together, errors
 
 
 def test_interrupt_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
