@@ -103,15 +103,17 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
     """
     _check_axis("split", x, axis)
     length = x.shape[axis]
-    if isinstance(sizes, (int, np.integer)):
+    if _is_whole_number(sizes):
         if sizes <= 0:
             raise op_error("split", f"piece size must be positive, not {sizes}", (x,))
-        starts = range(0, length, sizes)
+        starts = range(0, length, sizes) if length else range(1)  # an empty axis is one empty piece, as torch
         bounds = zip(starts, [*starts[1:], length])
+    elif isinstance(sizes, (bool, np.bool_)):
+        raise op_error("split", f"sizes must be an integer or a list of integers, not {sizes!r}", (x,))
     else:
         sizes = list(sizes)
         for size in sizes:
-            if not isinstance(size, (int, np.integer)) or size < 0:
+            if not _is_whole_number(size) or size < 0:
                 raise op_error("split", f"sizes must be non-negative integers, not {sizes}", (x,))
         sizes = [int(size) for size in sizes]  # Python ints: numpy's would wrap (uint8) or mix to floats
         if sum(sizes) != length:
@@ -126,13 +128,22 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
 
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
     """Cut `x` into `chunks` equal pieces along `axis` (the last may be smaller, as torch.chunk)."""
-    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+    if not _is_whole_number(chunks) or chunks <= 0:
         raise op_error("chunk", f"the number of chunks must be a positive integer, not {chunks!r}", (x,))
     _check_axis("chunk", x, axis)
-    return split(x, max(1, -(-x.shape[axis] // chunks)), axis=axis)
+    if x.shape[axis] == 0:  # `chunks` empty pieces, as torch.chunk
+        return split(x, [0] * int(chunks), axis=axis)
+    return split(x, -(-x.shape[axis] // chunks), axis=axis)
+
+
+def _is_whole_number(value) -> bool:
+    """An int or numpy integer, and not a bool (True would cut pieces of size 1)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_axis(op: str, x: Tensor, axis: int) -> None:
+    if not _is_whole_number(axis):
+        raise op_error(op, f"axis must be an integer, not {axis!r}", (x,))
     if x.ndim == 0:
         raise op_error(op, "a 0-d tensor has no axis to cut along", (x,))
     if not -x.ndim <= axis < x.ndim:
