@@ -104,14 +104,15 @@ def split(x: Tensor, sizes, axis: int = 0) -> list[Tensor]:
     _check_axis("split", x, axis)
     length = x.shape[axis]
     if _is_whole_number(sizes):
-        if sizes <= 0:
+        if sizes < 0 or (sizes == 0 and length):
             raise op_error("split", f"piece size must be positive, not {sizes}", (x,))
         starts = range(0, length, sizes) if length else range(1)  # an empty axis is one empty piece, as torch
         bounds = zip(starts, [*starts[1:], length])
-    elif isinstance(sizes, (bool, np.bool_)):
-        raise op_error("split", f"sizes must be an integer or a list of integers, not {sizes!r}", (x,))
     else:
-        sizes = list(sizes)
+        try:  # a bool, float or 0-d array is no list either
+            sizes = list(sizes)
+        except TypeError:
+            raise op_error("split", f"sizes must be an integer or a list of integers, not {sizes!r}", (x,)) from None
         for size in sizes:
             if not _is_whole_number(size) or size < 0:
                 raise op_error("split", f"sizes must be non-negative integers, not {sizes}", (x,))

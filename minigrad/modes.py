@@ -3,6 +3,8 @@
 `scope` is for reading the graph (drawn boxes, names by timestep); the others change what
 forward and backward do. Each thread has its own, as torch's grad mode is per thread: a
 `no_grad` block (a held-out evaluation) in one thread does not stop another from recording.
+Anomaly mode is per thread too (torch's is one flag for the process), so one training's checks
+neither slow nor stop another's.
 """
 from __future__ import annotations
 

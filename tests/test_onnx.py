@@ -256,9 +256,9 @@ def test_the_date_models(score, twin, dtype, tmp_path):
 @pytest.mark.parametrize("twin", [False, True], ids=["composed", "fast twin"])
 @pytest.mark.parametrize("example", ["zeros", "fives"])
 def test_example_indices_that_read_the_same_transposed_are_refused_not_guessed(example, twin, tmp_path):
-    """The composed encoder reads its tokens time-major (x transposed), the twin as given. With the
-    same index everywhere the two traces cannot tell the orders apart; guessed, the composed model's
-    export read the tokens in the wrong order (logits off by 0.03) and still passed its own check."""
+    """Both encoders read their tokens time-major (x transposed). With the same index everywhere
+    the two traces cannot tell that order from x's own; guessed, the composed model's export read
+    the tokens in the wrong order (logits off by 0.03) and still passed its own check."""
     from attention.fast import fast
     from attention.seq2seq import ModelConfig, Seq2SeqAttention
     mg.manual_seed(3)

@@ -378,8 +378,9 @@ def test_chunk(chunks, axis, expected_sizes, rng):
     assert gradcheck(lambda t: weighted_join(mg.chunk(t, chunks, axis=axis), axis), [x])
 
 
-@pytest.mark.parametrize("cut, pieces", [(lambda x: mg.split(x, 2), 1), (lambda x: mg.split(x, [0, 0]), 2),
-                                         (lambda x: mg.chunk(x, 3), 3)], ids=["split 2", "split [0, 0]", "chunk 3"])
+@pytest.mark.parametrize("cut, pieces", [(lambda x: mg.split(x, 2), 1), (lambda x: mg.split(x, 0), 1),
+                                         (lambda x: mg.split(x, [0, 0]), 2), (lambda x: mg.chunk(x, 3), 3)],
+                         ids=["split 2", "split 0", "split [0, 0]", "chunk 3"])
 def test_split_and_chunk_of_an_empty_axis_give_empty_pieces_as_torch(cut, pieces):
     """torch.split(x, 2) of a length-0 axis is one empty piece and torch.chunk(x, 3) three
     (before, both gave no piece at all); their gradient is zero."""
@@ -392,12 +393,15 @@ def test_split_and_chunk_of_an_empty_axis_give_empty_pieces_as_torch(cut, pieces
 
 @pytest.mark.parametrize("cut", [lambda x: mg.split(x, True), lambda x: mg.split(x, [True, 3]),
                                  lambda x: mg.split(x, np.bool_(True)), lambda x: mg.chunk(x, True),
-                                 lambda x: mg.split(x, 2, axis=True), lambda x: mg.chunk(x, 2, axis=False)],
+                                 lambda x: mg.split(x, 2, axis=True), lambda x: mg.chunk(x, 2, axis=False),
+                                 lambda x: mg.split(x, 2.0), lambda x: mg.split(x, np.array(2)),
+                                 lambda x: mg.split(x, 0)],
                          ids=["split True", "split [True, 3]", "split np.True_", "chunk True",
-                              "split axis True", "chunk axis False"])
-def test_split_and_chunk_refuse_a_bool_as_a_size_or_axis(cut):
-    """True is not the size 1, nor False the axis 0 (torch refuses both): a clear error naming the op."""
-    with pytest.raises(mg.OpError, match=r"^(split|chunk): .*(True|False)"):
+                              "split axis True", "chunk axis False", "split 2.0", "split array(2)", "split 0"])
+def test_split_and_chunk_refuse_what_is_no_size_or_axis(cut):
+    """True is not the size 1, nor False the axis 0 (torch refuses both), 2.0 and a 0-d array are no
+    list of sizes (a bare TypeError before), and 0 cuts only an empty axis: a clear error naming the op."""
+    with pytest.raises(mg.OpError, match=r"^(split|chunk): .*(True|False|2\.0|array\(2\)|positive, not 0)"):
         cut(mg.Tensor(np.arange(4.0)))
 
 
