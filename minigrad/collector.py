@@ -17,41 +17,40 @@ The figures behind COLLECT_EVERY are in README.md, "Speed".
 from __future__ import annotations
 
 import gc
-import threading
 from contextlib import contextmanager
+
+from minigrad.process_setting import ProcessSetting
 
 __all__ = ["COLLECT_EVERY", "rare_collections"]
 
 COLLECT_EVERY = 100_000  # allocations between two passes over the youngest objects (Python's default: 700)
-_open = 0  # blocks open in the process, in any thread: the collector is the process's
-_before = None  # (thresholds, whether the first block froze) from before the first open block
-_lock = threading.Lock()
+
+
+def _apply(every: int) -> tuple:
+    """Freeze what is alive (unless the program froze some itself: gc.unfreeze() would thaw that
+    too) and pass less often; (Python's thresholds, whether this froze) to undo it."""
+    before = gc.get_threshold(), gc.get_freeze_count() == 0
+    if before[1]:
+        gc.freeze()
+    gc.set_threshold(every, *before[0][1:])
+    return before
+
+
+def _restore(before: tuple) -> None:
+    thresholds, froze = before
+    gc.set_threshold(*thresholds)
+    if froze:
+        gc.unfreeze()
+
+
+_SETTING = ProcessSetting(_apply, _restore)
 
 
 @contextmanager
 def rare_collections(every: int = COLLECT_EVERY):
-    """Fewer, shorter collector passes while the block (or another thread's) is open; see the module docstring."""
-    global _open, _before
+    """Fewer, shorter collector passes while the block (or another thread's) is open; see the
+    module docstring. A block opened while another is open keeps that one's `every`."""
     if type(every) is not int or every < 1:
         raise ValueError(f"rare_collections: every must be a whole number of allocations ≥ 1, got {every!r}")
-    opened = False
-    try:
-        with _lock:
-            if _open == 0:
-                freeze = gc.get_freeze_count() == 0  # gc.unfreeze() thaws everything: leave a program's own freeze alone
-                _before = gc.get_threshold(), freeze
-                if freeze:
-                    gc.freeze()
-            _open += 1
-            opened = True
-            gc.set_threshold(every, *_before[0][1:])
+    with _SETTING.held(every):
         yield
-    finally:
-        with _lock:
-            if opened:
-                _open -= 1
-                if _open == 0:
-                    (thresholds, froze), _before = _before, None
-                    gc.set_threshold(*thresholds)
-                    if froze:
-                        gc.unfreeze()

@@ -23,9 +23,10 @@ is not glibc's (macOS, Windows, musl), nothing changes.
 from __future__ import annotations
 
 import sys
-import threading
 from contextlib import contextmanager
 from functools import cache
+
+from minigrad.process_setting import ProcessSetting
 
 __all__ = ["MMAP_BELOW", "TRIM_ABOVE", "glibc_malloc", "kept_heap"]
 
@@ -33,8 +34,6 @@ TRIM_ABOVE = 1 << 30  # free bytes at the heap's top before glibc returns them (
 MMAP_BELOW = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit (its start: 128 KB)
 _GLIBC_START = 128 << 10  # both thresholds' value when a process starts
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (<malloc.h>)
-_open = 0  # kept_heap blocks open in the process, in any thread: the settings hold while one is
-_lock = threading.Lock()
 
 
 @cache
@@ -54,24 +53,13 @@ def glibc_malloc():
     return libc
 
 
-@contextmanager
-def kept_heap():
-    """malloc keeps freed memory for reuse while the block (or another thread's) is open; see the module docstring."""
-    global _open
-    opened = False
-    try:
-        with _lock:
-            _open += 1
-            opened = True
-            if _open == 1:
-                _set_thresholds(TRIM_ABOVE, MMAP_BELOW)
-        yield
-    finally:
-        with _lock:
-            if opened:
-                _open -= 1
-                if _open == 0 and _set_thresholds(_GLIBC_START, _GLIBC_START):
-                    glibc_malloc().malloc_trim(0)
+def _keep() -> None:
+    _set_thresholds(TRIM_ABOVE, MMAP_BELOW)
+
+
+def _give_back(_) -> None:
+    if _set_thresholds(_GLIBC_START, _GLIBC_START):
+        glibc_malloc().malloc_trim(0)
 
 
 def _set_thresholds(trim: int, mmap: int) -> bool:
@@ -82,3 +70,13 @@ def _set_thresholds(trim: int, mmap: int) -> bool:
     libc.mallopt(_M_TRIM_THRESHOLD, trim)
     libc.mallopt(_M_MMAP_THRESHOLD, mmap)
     return True
+
+
+_SETTING = ProcessSetting(_keep, _give_back)
+
+
+@contextmanager
+def kept_heap():
+    """malloc keeps freed memory for reuse while the block (or another thread's) is open; see the module docstring."""
+    with _SETTING.held():
+        yield

@@ -94,15 +94,15 @@ def test_without_glibc_the_block_changes_nothing(monkeypatch):
     calls = []
     monkeypatch.setattr(heap, "glibc_malloc", lambda: calls.append("looked") and None)
     with heap.kept_heap():
-        assert heap._open == 1
-    assert heap._open == 0 and calls == ["looked", "looked"]
+        assert heap._SETTING.open == 1
+    assert heap._SETTING.open == 0 and calls == ["looked", "looked"]
 
 
 def test_the_count_comes_back_when_the_block_raises():
     with pytest.raises(KeyboardInterrupt):
         with heap.kept_heap():
             raise KeyboardInterrupt
-    assert heap._open == 0
+    assert heap._SETTING.open == 0
 
 
 @needs_glibc
