@@ -9,6 +9,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import Tensor, enable_grad, no_grad, topological_order
+from other_thread import while_open_in_another_thread
 
 
 # --- depth ---------------------------------------------------------------------------------
@@ -184,36 +185,16 @@ def test_nested_no_grad():
     assert (x * 2.0).requires_grad
 
 
-def _in_other_thread_meanwhile(block, body):
-    """Run `body()` in this thread while another thread is inside `block()`; return body's result."""
-    import threading
-    entered, release = threading.Event(), threading.Event()
-
-    def other():
-        with block():
-            entered.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    try:
-        assert entered.wait(10)
-        return body()
-    finally:
-        release.set()
-        thread.join()
-
-
 def test_modes_are_per_thread():
     """A no_grad, detect_anomaly or scope block open in one thread changes nothing in another
     (torch's grad mode is per thread too): before, one training's held-out evaluation under
     no_grad stopped a training in another thread from recording its graph."""
     x = Tensor([1.0, 2.0], requires_grad=True)
-    y = _in_other_thread_meanwhile(no_grad, lambda: x * 2.0)
+    y = while_open_in_another_thread(no_grad, lambda: x * 2.0)
     assert y.requires_grad and isinstance(y.grad_fn, mg.ops.Mul)
-    log0 = _in_other_thread_meanwhile(mg.detect_anomaly, lambda: Tensor([0.0], requires_grad=True).log())
+    log0 = while_open_in_another_thread(mg.detect_anomaly, lambda: Tensor([0.0], requires_grad=True).log())
     assert np.isneginf(log0.data).all()  # no AnomalyError: anomaly mode is on in the other thread only
-    named = _in_other_thread_meanwhile(lambda: mg.scope("decoder", step=3), lambda: (x * 1.0).named("s<t-1>"))
+    named = while_open_in_another_thread(lambda: mg.scope("decoder", step=3), lambda: (x * 1.0).named("s<t-1>"))
     assert named.name == "s<t-1>" and named.scope == ()
     with no_grad():  # and the other way round: a new thread starts from the defaults
         import threading

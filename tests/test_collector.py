@@ -8,6 +8,7 @@ import minigrad as mg
 from attention.fast import fast
 from attention.train import TrainConfig, build
 from minigrad.collector import COLLECT_EVERY, rare_collections
+from other_thread import while_open_in_another_thread
 
 
 @pytest.mark.parametrize("composed", [True, False], ids=["composed", "fast"])
@@ -96,21 +97,21 @@ def test_bench_collector_counts_no_pass_inside_rare_collections():
 def test_blocks_in_two_threads_give_the_settings_back_when_the_last_closes():
     """The first block open saves Python's settings and the last to close restores them, in
     whatever order the threads leave (a block that saved another's settings would keep them)."""
-    import threading
     before = gc.get_threshold()
-    entered, release = threading.Event(), threading.Event()
 
-    def other():
+    def open_and_close_here():
         with rare_collections():
-            entered.set()
-            release.wait()
-    thread = threading.Thread(target=other)
-    try:
-        with rare_collections():
-            thread.start()
-            entered.wait()
-        assert gc.get_threshold()[0] == COLLECT_EVERY  # the other thread's block is still open
-    finally:
-        release.set()
-        thread.join()
+            pass
+        return gc.get_threshold()[0]
+
+    assert while_open_in_another_thread(rare_collections, open_and_close_here) == COLLECT_EVERY
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_block_inside_another_keeps_the_outer_every():
+    before = gc.get_threshold()
+    with rare_collections(every=5_000):
+        with rare_collections(every=9_000):
+            assert gc.get_threshold()[0] == 5_000
+        assert gc.get_threshold()[0] == 5_000
+    assert gc.get_threshold() == before
