@@ -629,20 +629,18 @@ class _Builder:
                 value = self.input_values[i]
                 if array.shape != a1.shape:
                     value = g.op("Reshape", value, g.shape(self.dims(array.shape, array2.shape), reshape=True))
-            elif transposed:
+                return self._as_int64(value, a1)
+            if transposed:
                 if i not in self.transposed:  # read time-major (encoder.py), by each direction of an encoder
                     self.transposed[i] = self._as_int64(g.op("Transpose", self.input_values[i], perm=[1, 0]), a1)
                 return self.transposed[i]
-            else:
-                continue
-            return self._as_int64(value, a1)
         if array.shape != array2.shape or not np.array_equal(array, array2):
             raise ExportError("export: an index array of the graph changes with the inputs but is not one "
                               f"of them (shape {array.shape}); pass it as an integer input")
         return g.constant(np.asarray(array, dtype=np.int64))
 
-
     def _as_int64(self, value: str, array: np.ndarray) -> str:
+        """`value`, Cast to int64 unless `array` (the input it reads) is int32 or int64 already."""
         if array.dtype in (np.int32, np.int64):
             return value
         return self.g.op("Cast", value, to=self.onnx.TensorProto.INT64)
