@@ -9,7 +9,7 @@ Contenders (the models are bench/twin.py's):
   torch-fused        nn.LSTM (bidirectional) encoder + nn.LSTMCell decoder, same attention maths
   torch-composed     the composed model's primitive ops (gather, matmul, sigmoid, tanh, …) in PyTorch
 bench/report.py runs the worker below and prints the table; it prints one line of JSON:
-  --run NAME --steps N [--tx T]   step times, and RSS before, after steps 1, 100 and 1,000, and at peak
+  --run NAME --steps N [--tx T] [--score S]   step times, and RSS before, after steps 1, 100 and 1,000, and at peak
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ CONTENDERS = ("minigrad", "minigrad-composed", "torch-fused", "torch-composed")
 WARMUP = 5  # steps left out of the timing: first calls allocate and fill caches
 
 
-def minigrad_step(tx: int, path: str):
+def minigrad_step(tx: int, path: str, score: str):
     import minigrad as mg
-    model = minigrad_model(path, tx)
+    model = minigrad_model(path, tx, score)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = synthetic_pairs(B, tx)
 
@@ -40,9 +40,9 @@ def minigrad_step(tx: int, path: str):
     return step
 
 
-def torch_step(tx: int, fused: bool):
+def torch_step(tx: int, fused: bool, score: str):
     import torch
-    model = torch_model(fused, tx)
+    model = torch_model(fused, tx, score)
     X, Y = (torch.from_numpy(a) for a in synthetic_pairs(B, tx))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
 
@@ -54,11 +54,11 @@ def torch_step(tx: int, fused: bool):
     return step
 
 
-def run_contender(name: str, steps: int, tx: int) -> dict:
+def run_contender(name: str, steps: int, tx: int, score: str = "dlai") -> dict:
     if name.startswith("minigrad"):
-        step = minigrad_step(tx, "composed" if name == "minigrad-composed" else "default")
+        step = minigrad_step(tx, "composed" if name == "minigrad-composed" else "default", score)
     else:
-        step = torch_step(tx, fused=name == "torch-fused")
+        step = torch_step(tx, name == "torch-fused", score)
     rss = {"before": memory_mb("VmRSS")}
     reset_peak_memory()
     times = []
@@ -78,8 +78,9 @@ def main() -> None:
     parser.add_argument("--run", required=True, choices=CONTENDERS, help="a contender's name")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--tx", type=int, default=TX)
+    parser.add_argument("--score", choices=("dlai", "bahdanau"), default="dlai")
     args = parser.parse_args()
-    print(json.dumps(run_contender(args.run, args.steps, args.tx)))
+    print(json.dumps(run_contender(args.run, args.steps, args.tx, args.score)))
 
 
 if __name__ == "__main__":
