@@ -126,6 +126,14 @@ def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: 
             print(f"{task:11} {name:14} {statistics.median(runs):>8.2f} "
                   f"{f'({min(runs):.2f}–{max(runs):.2f})':>14} "
                   f"{'' if ratio is None else f'{ratio:.2f}':>8} {verdict:>7}")
+    if TORCH in names:  # each round's contenders ran minutes apart: their ratio misses the slower drift of the machine
+        print(f"each round's epoch ÷ that round's {TORCH} epoch (the target's ratio above is of the medians):")
+        for task in tasks:
+            for name in names:
+                if name != TORCH:
+                    by_round = [f"{mine / theirs:.2f}" if mine > 0 and theirs > 0 else "–"  # –: load outlasted an epoch
+                                for mine, theirs in zip(epochs[task][name], epochs[task][TORCH])]
+                    print(f"  {task:11} {name:14} {' '.join(by_round)}")
     return epochs
 
 

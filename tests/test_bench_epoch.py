@@ -39,6 +39,9 @@ def test_quick_mode_measures_every_section():
         assert "| dlai-dates: default epoch ÷ torch-fused |" in out
     else:
         assert epoch[2] is None and "| dlai-dates: default epoch ÷ torch-fused |" not in out, out
+    # one round: its own ratio is the ratio of the medians, or a dash where load outlasted an epoch
+    by_round = re.search(r"^  dlai-dates\s+default\s+(\S+)$", out, re.MULTILINE)
+    assert by_round and by_round[1] == (epoch[2] if epoch[2] else "–"), out
     assert re.search(r"train\s+\d+\.\d s  1 epochs  99% (reached|NOT reached \(last \d+\.\d\d%\))", out)
     memory = re.search(r"minigrad\s+(\d+)\s+(\d+)\s+(\d+)\s+—\s+(\d+)", out)
     assert memory and int(memory[4]) >= max(int(memory[2]), int(memory[3])) > 0, out
