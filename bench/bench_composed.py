@@ -38,11 +38,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from attention.additive import DEFAULT_SCORE, SCORES
-from twin import B, as_train_runs, minigrad_model, synthetic_pairs, train_loop_step
-
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, ROOT)  # this checkout's minigrad and attention, also where another is installed
+
+from attention.additive import DEFAULT_SCORE, SCORES  # noqa: E402
+from twin import B, as_train_runs, minigrad_model, synthetic_pairs, train_loop_step  # noqa: E402
 # what the profile of the rest leaves out: the ops' helpers and numpy (the numpy work), and this harness
 LEFT_OUT = (os.path.join("minigrad", "ops") + os.sep, os.path.relpath(os.path.dirname(np.__file__), ROOT),
             os.path.relpath(__file__, ROOT))
@@ -102,7 +103,7 @@ def timed_bodies(seconds: dict, counts: collections.Counter):
 
 
 def composed_steps(steps: int, score: str):
-    """(the model, its optimizer, X, Y, a function running training step k)."""
+    """A function running training step k (of WARMUP + `steps`) of a fresh composed model with its Adam."""
     import minigrad as mg
     model = minigrad_model("composed", score=score)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
