@@ -1,6 +1,6 @@
 """Where the composed teaching path's training step goes, and the least such a graph costs on this engine.
 
-    python bench/bench_composed.py              (about a minute; with PyTorch installed, its steps too)
+    python bench/bench_composed.py              (half a minute; with PyTorch installed, its steps too)
     python bench/bench_composed.py --steps 5
 
 Issue 16 asks for the composed path (every gate, e, α and c a node) within 1.3× PyTorch's fused
@@ -10,9 +10,9 @@ Tx 30, train's default score unless --score says otherwise, train's loop setting
               inside its backward (the numpy work), and µs per node
   the rest    the step's time outside every forward and backward: the engine's bookkeeping
               (recording nodes, ordering them, summing gradients) and the model's own Python
-  per node    what a node costs the engine when it has next to no numpy work: a chain of
-              y = y * c on one-element tensors, forward and backward, less the same multiplies
-              in bare numpy
+  per node    what a node costs the engine when it has next to no numpy work: bench_chain.py's
+              chain of y = y * c on one-element tensors, forward and backward, less the same
+              multiplies in bare numpy
   floor       the numpy work + nodes × the cost per node: what this graph costs on this engine
               with no model code at all
 then the top Python functions by their own time under cProfile (which slows every call, so read
@@ -43,6 +43,7 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, ROOT)  # this checkout's minigrad and attention, also where another is installed
 
 from attention.additive import DEFAULT_SCORE, SCORES  # noqa: E402
+from bench_chain import chain  # noqa: E402
 from twin import B, as_train_runs, minigrad_model, synthetic_pairs, train_loop_step  # noqa: E402
 # what the profile of the rest leaves out: the ops' helpers and numpy (the numpy work), and this harness
 LEFT_OUT = (os.path.join("minigrad", "ops") + os.sep, os.path.relpath(os.path.dirname(np.__file__), ROOT),
@@ -123,20 +124,9 @@ def median_step_ms(step, steps: int) -> float:
 
 
 def engine_us_per_node() -> tuple[float, float]:
-    """(µs per node of a chain of Mul on one-element tensors, forward and backward, less bare
-    numpy's multiplies; the bare numpy µs of those multiplies): the engine's cost of one node."""
-    import minigrad as mg
-    x = mg.Tensor(np.ones(1, dtype=np.float32), requires_grad=True)
-    factor = mg.Tensor(np.ones(1, dtype=np.float32))
-    runs = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        y = x
-        for _ in range(CHAIN):
-            y = y * factor
-        y.backward()
-        runs.append(time.perf_counter() - start)
-        del y
+    """(µs per node of a chain of Mul on one-element tensors, forward and backward (bench_chain.py),
+    less bare numpy's multiplies; the bare numpy µs of those multiplies): the engine's cost of one node."""
+    fastest = min(run["forward_s"] + run["backward_s"] for run in (chain(CHAIN) for _ in range(REPEATS)))
     a, b = np.ones(1, dtype=np.float32), np.ones(1, dtype=np.float32)
     bare = []
     for _ in range(REPEATS):
@@ -146,7 +136,7 @@ def engine_us_per_node() -> tuple[float, float]:
             a * b
         bare.append(time.perf_counter() - start)
     bare_us = min(bare) / CHAIN * 1e6
-    return min(runs) / CHAIN * 1e6 - bare_us, bare_us
+    return fastest / CHAIN * 1e6 - bare_us, bare_us
 
 
 def top_functions(step, steps: int, count: int = 12) -> list[tuple[str, int, float]]:
@@ -172,7 +162,10 @@ def torch_step_ms(name: str, steps: int, score: str) -> float | None:
     if importlib.util.find_spec("torch") is None:
         return None
     done = subprocess.run([sys.executable, os.path.join(BENCH, "bench_train.py"), "--run", name,
-                           "--steps", str(steps + 5), "--score", score], capture_output=True, text=True, check=True)
+                           "--steps", str(steps + 5), "--score", score], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"bench_composed.py: PyTorch's {name} step failed (bench/bench_train.py, exit "
+                 f"{done.returncode}); run with --no-torch to leave it out:\n{done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)["step_ms"]
 
 

@@ -2,6 +2,7 @@
 the order of the graph, and the dtype rules of Tensor and of its gradients."""
 import gc
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -197,7 +198,6 @@ def test_modes_are_per_thread():
     named = while_open_in_another_thread(lambda: mg.scope("decoder", step=3), lambda: (x * 1.0).named("s<t-1>"))
     assert named.name == "s<t-1>" and named.scope == ()
     with no_grad():  # and the other way round: a new thread starts from the defaults
-        import threading
         made = []
         thread = threading.Thread(target=lambda: made.append(x * 2.0))
         thread.start()

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -53,7 +54,6 @@ def test_two_trainings_in_two_threads_each_train_as_alone():
 def _trained_in_two_threads(configs) -> tuple[list, list]:
     """The histories of train(config) for both configs, each run in its own thread at once, and
     what either raised."""
-    import threading
     together, errors = [None, None], []
 
     def run(k):
