@@ -45,16 +45,16 @@ def ops_run_by_one_step(score: str) -> collections.Counter:
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = synthetic_pairs(B, 30)
     counts = collections.Counter()
-    apply = Function.__dict__["apply"].__func__
+    original = Function.__dict__["apply"]
 
     def counted(cls, *inputs, **params):
         counts[cls.__name__] += 1
-        return apply(cls, *inputs, **params)
+        return original.__func__(cls, *inputs, **params)
     Function.apply = classmethod(counted)
     try:
         train_loop_step(model, optimizer, X, Y, 0)
     finally:
-        Function.apply = classmethod(apply)
+        Function.apply = original
     return counts
 
 
