@@ -160,11 +160,12 @@ class AttentionDecoder(Function):
         with np.errstate(over="ignore"):
             for t in range(steps):
                 both = np.matmul(s[t], scaled_state) if t else np.zeros((batch, width + hidden), dtype=dtype)
-                query = both[:, width:].T  # (h, B)
-                query *= -2
+                # -2q<t>ᵀ (h, B) in a C-ordered array of its own: the (Tx, h, B) products below then
+                # run along its whole rows, not along columns of `both`
+                query = np.multiply(both[:, width:].T, -2, order="C")
                 sigma = sigmas[t]
                 if factored:
-                    np.multiply(keys_term, np.exp(query), out=sigma)
+                    np.multiply(keys_term, np.exp(query, out=query), out=sigma)
                 else:
                     np.exp(np.add(keys_term, query, out=sigma), out=sigma)
                 sigma += 1
