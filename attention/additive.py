@@ -82,7 +82,7 @@ class BahdanauAttention(AdditiveAttention):
 
     def energies(self, s_prev, a, keys):
         # BEGIN SOLUTION 3.3
-        query = self.query(s_prev).named("W s<t-1>").reshape(a.shape[0], 1, -1)
+        query = self.query(s_prev).named("W s<t-1>").reshape(a.shape[0], 1, keys.shape[-1])
         return self.v((keys + query).named("U a + W s<t-1>").tanh())
         # END SOLUTION
 

@@ -53,7 +53,7 @@ def check_min_confidence(value: float) -> float:
 def output_probabilities(model, X: np.ndarray, batch_size: int = 500):
     """(probabilities (B, Ty, V) in float64, α (B, Ty, Tx)) for token indices X, without a graph."""
     probabilities, alphas = [], []
-    for start in range(0, len(X), batch_size):
+    for start in range(0, len(X), batch_size) if len(X) else [0]:  # no rows: arrays of 0 rows, as the model gives
         with mg.no_grad():
             logits, alpha = model(X[start:start + batch_size])
         logits = logits.data.astype(np.float64)

@@ -142,7 +142,7 @@ class AttentionDecoder(Function):
         # e^-2(K+q) = e^-2K ⊙ e^-2q when neither factor can overflow (|q| ≤ Σ|W_s| since |s| < 1),
         # so the (Tx, h, B) exp is taken once, not at every step.
         limit = np.log(np.finfo(dtype).max) / 4
-        factored = np.abs(keys).max() <= limit and np.abs(weight_query).sum(axis=0).max() <= limit
+        factored = np.abs(keys).max(initial=0) <= limit and np.abs(weight_query).sum(axis=0).max() <= limit
         keys_term = np.multiply(keys.transpose(1, 2, 0), -2, dtype=dtype, order="C")
         if factored:
             np.exp(keys_term, out=keys_term)

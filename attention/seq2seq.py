@@ -70,7 +70,7 @@ class Seq2SeqAttention(Module):
         batch = a.shape[0]
         with mg.scope("decoder", step=t):
             alpha, context = self.attention(state[0], a, keys)
-            state = self.post_attention(context.reshape(batch, -1), state)
+            state = self.post_attention(context.reshape(batch, a.shape[-1]), state)
             s = state[0].named("s<t>")
             return self.output(s).named("logits<t>"), alpha, (s,) + tuple(state[1:])
 

@@ -135,3 +135,23 @@ def test_keys_too_large_for_the_factored_exp_take_the_per_step_exp(score):
     np.testing.assert_allclose(fast_alpha.data, alpha.data, rtol=0, atol=1e-12)
     for name, grad in grads.items():
         np.testing.assert_allclose(fast_grads[name], grad, rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("score", SCORES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients_on_both_paths(cell, score):
+    """A batch of 0 examples, as torch's modules take one: logits (0, Ty, V) and α (0, Ty, Tx),
+    and a backward through them leaves every parameter a zero gradient."""
+    from attention.decode import predict_with_confidence
+    composed = small_model(cell, score)
+    x = np.zeros((0, 6), dtype=np.int64)
+    for model in (composed, fast(composed)):
+        for p in model.parameters():
+            p.grad = None
+        logits, alpha = model(x)
+        assert logits.shape == (0, 3, 5) and alpha.shape == (0, 3, 6), type(model).__name__
+        (logits.sum() + alpha.sum()).backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None and not p.grad.any(), (type(model).__name__, name)
+        indices, confidence, alphas = predict_with_confidence(model, x)
+        assert indices.shape == (0, 3) and confidence.shape == (0,) and alphas.shape == (0, 3, 6)
