@@ -97,7 +97,10 @@ def test_a_second_training_run_into_the_same_directory_is_refused(tmp_path):
     out = str(tmp_path / "busy")
     command = [sys.executable, "-m", "attention", "train", "--task", "reverse", "--train-size", "300",
                "--epochs", "1000", "--no-progress", "--quiet", "--out", out]
-    first = subprocess.Popen(command, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C must reach it as a user's would: a background job's children start with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler
+    first = subprocess.Popen(command, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lock, deadline = os.path.join(out, LOCK), time.monotonic() + 120
         while not (os.path.exists(lock) and open(lock).read().strip() == f"pid {first.pid}"):
