@@ -94,6 +94,8 @@ def uniform_attention_warning(sharpness: float, tx: int, score: str) -> str | No
 
 def evaluate(model: Seq2SeqAttention, X: np.ndarray, Y: np.ndarray, batch_size: int = 500) -> dict:
     """Exact-match and per-position accuracy and attention sharpness on (X, Y)."""
+    if len(X) == 0:
+        raise ValueError("evaluate: no examples (X has 0 rows): accuracies of nothing are undefined")
     predictions, alphas = [], []
     for start in range(0, len(X), batch_size):
         predicted, alpha = model.predict(X[start:start + batch_size])

@@ -2,6 +2,9 @@
 
 Tests marked `torch` compare with PyTorch and are skipped without it. Tests marked
 `task("1.2")` grade a coursework task of coursework.toml; `pytest -m task1_2` selects them.
+Tests marked `reference` check what the reference solutions do beyond what the tasks ask (a
+student's correct answer need not do it): they are skipped in the student copy, which is the
+checkout without the instructor's `coursework/` folder.
 When `python -m coursework check` runs them, it names a report file in the environment
 variable MINIGRAD_TASK_REPORT, and `--task-timeout S` fails a task test that runs longer than S
 seconds. This file imports no minigrad at load time, so a student's broken package still shows
@@ -24,6 +27,7 @@ except ImportError:
     HAVE_TORCH = False
 
 MANIFEST = Path(__file__).resolve().parents[1] / "coursework.toml"
+STUDENT_COPY = not (MANIFEST.parent / "coursework").is_dir()  # coursework.toml's `exclude` leaves it out
 TASK_IDS = [str(task["id"]) for task in tomllib.loads(MANIFEST.read_text()).get("task", [])] \
     if MANIFEST.is_file() else []
 
@@ -59,9 +63,12 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so `-m task1_2` sees the markers added here
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="PyTorch is not installed (pip install torch==2.13.0)")
+    skip_reference = pytest.mark.skip(reason="checks the reference solutions beyond what the tasks ask")
     for item in items:
         if "torch" in item.keywords and not HAVE_TORCH:
             item.add_marker(skip)
+        if "reference" in item.keywords and STUDENT_COPY:
+            item.add_marker(skip_reference)
         for mark in item.iter_markers("task"):
             task_id = str(mark.args[0])
             if task_id not in TASK_IDS:
