@@ -75,11 +75,19 @@ class Seq2SeqAttention(Module):
             return self.output(s).named("logits<t>"), alpha, (s,) + tuple(state[1:])
 
     def token_indices(self, x) -> np.ndarray:
-        """x as a (B, Tx) integer array, or a ValueError naming the shape it should have."""
+        """x as a (B, Tx) integer array of indices into the input vocabulary, or a ValueError naming
+        what it should be (as torch's nn.Embedding refuses floats and indices out of its range;
+        numpy would read -1 as the last token)."""
         index = np.asarray(getattr(x, "data", x))
+        name, vocab = type(self).__name__, self.config.input_vocab
         if index.ndim != 2 or index.shape[1] != self.config.Tx:
-            raise ValueError(f"{type(self).__name__}: expected token indices of shape (batch, {self.config.Tx}), "
-                             f"got {index.shape}")
+            raise ValueError(f"{name}: expected token indices of shape (batch, {self.config.Tx}), got {index.shape}")
+        if index.dtype.kind not in "iu":
+            raise ValueError(f"{name}: token indices must be integers, got {index.dtype} values of shape {index.shape}")
+        if index.size and (index.min() < 0 or index.max() >= vocab):
+            bad = index.min() if index.min() < 0 else index.max()
+            raise ValueError(f"{name}: token index {bad} is outside the input vocabulary of {vocab} tokens "
+                             f"(0 to {vocab - 1})")
         return index
 
     def forward(self, x) -> tuple[Tensor, Tensor]:

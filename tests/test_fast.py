@@ -171,3 +171,19 @@ def test_both_paths_take_an_empty_batch_with_every_cell(cell, score):
     composed = small_model(cell, score)
     for model in (composed, fast(composed)):
         empty_batch_runs(model)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((2, 6)), r"token indices must be integers, got float64 values of shape \(2, 6\)"),
+    (np.zeros((2, 6), dtype=bool), r"token indices must be integers, got bool values"),
+    (np.full((2, 6), 7), r"token index 7 is outside the input vocabulary of 7 tokens \(0 to 6\)"),
+    (np.full((2, 6), -1), r"token index -1 is outside the input vocabulary of 7 tokens"),
+    (np.zeros((2, 5), dtype=int), r"expected token indices of shape \(batch, 6\), got \(2, 5\)"),
+], ids=["float", "bool", "past the end", "negative", "shape"])
+def test_both_paths_refuse_bad_token_indices_naming_them(bad, message):
+    """As torch's nn.Embedding: floats and indices out of the vocabulary are refused (numpy would
+    read -1 as the last token and the fast path would fail in a MatMul of the wrong shape)."""
+    composed = small_model("lstm", "bahdanau")
+    for model in (composed, fast(composed)):
+        with pytest.raises(ValueError, match=f"{type(model).__name__}: {message}"):
+            model(bad)
