@@ -212,6 +212,22 @@ def test_mean_gradient_is_one_over_count():
     np.testing.assert_array_equal(x.grad, np.full((2, 5), 1 / 5))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_the_mean_of_nothing_is_nan_without_warnings_and_its_gradient_empty(dtype):
+    """As torch.mean: nan, silently (numpy warns "Mean of empty slice"); so is a cross-entropy
+    averaged over a batch of 0 examples, whose logits get an empty gradient."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = Tensor(np.zeros((0, 3), dtype=dtype))
+        assert np.isnan(empty.mean().item()) and empty.mean().dtype == np.zeros(1, dtype).mean().dtype
+        assert empty.mean(axis=1).shape == (0,) and np.isnan(empty.mean(axis=0).data).all()
+        logits = leaf(np.zeros((0, 4, 5)))
+        loss = mg.cross_entropy(logits, np.zeros((0, 4), dtype=np.int64))
+        assert np.isnan(loss.item())
+        loss.backward()
+    assert logits.grad.shape == (0, 4, 5)
+
+
 def test_max_gradient_goes_to_the_maximum_and_is_shared_between_ties():
     """The max's gradient flows to the arg-max only; tied maxima share it equally."""
     x = leaf([[1.0, 3.0, 3.0], [5.0, 2.0, 0.0]])

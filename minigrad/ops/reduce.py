@@ -52,12 +52,19 @@ class Mean(Function):
         self.axes = _axes(axis, a.ndim)
         self.keepdims = keepdims
         self.input_shape = a.shape
+        if self.count() == 0:  # the mean of nothing is nan, as torch's, without numpy's warnings
+            return a.sum(axis=self.axes, keepdims=keepdims) * np.nan
         return a.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
-        shape = self.input_shape
-        count = int(np.prod([shape[ax] for ax in self.axes]))
+        shape, count = self.input_shape, self.count()
+        if count == 0:  # no element to send a gradient to
+            return (np.zeros(shape, dtype=g.dtype),)
         return (np.broadcast_to(_expand(g, self.axes, self.keepdims) / count, shape),)
+
+    def count(self) -> int:
+        """n, the number of elements each output averages."""
+        return int(np.prod([self.input_shape[ax] for ax in self.axes]))
 
 
 class Max(Function):
