@@ -155,6 +155,18 @@ def test_the_emitted_tasks_tests_fail_with_the_stub_and_pytest_m_selects_them(ma
     assert " passed" not in result.stdout.splitlines()[-1]
 
 
+def test_the_student_copy_skips_the_reference_tests(manifest, tmp_path):
+    """Tests marked `reference` (what the reference does beyond the tasks) run here and are skipped
+    in an emitted copy, which has no coursework/ folder; the others run there too."""
+    out = emit(manifest, tmp_path / "student", [])
+    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/test_fast.py", "-k", "empty"]
+    emitted = subprocess.run(command, cwd=out, env={**os.environ, "PYTHONPATH": str(out)}, capture_output=True, text=True)
+    here = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)
+    assert emitted.returncode == 0 and here.returncode == 0, emitted.stdout + here.stdout
+    assert "2 passed, 6 skipped" in emitted.stdout and "beyond what the tasks ask" in emitted.stdout, emitted.stdout
+    assert "8 passed" in here.stdout and "skipped" not in here.stdout, here.stdout
+
+
 # --- grade -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def child_python():
