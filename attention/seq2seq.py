@@ -84,10 +84,10 @@ class Seq2SeqAttention(Module):
             raise ValueError(f"{name}: expected token indices of shape (batch, {self.config.Tx}), got {index.shape}")
         if index.dtype.kind not in "iu":
             raise ValueError(f"{name}: token indices must be integers, got {index.dtype} values of shape {index.shape}")
-        if index.size and (index.min() < 0 or index.max() >= vocab):
-            bad = index.min() if index.min() < 0 else index.max()
-            raise ValueError(f"{name}: token index {bad} is outside the input vocabulary of {vocab} tokens "
-                             f"(0 to {vocab - 1})")
+        low, high = (index.min(), index.max()) if index.size else (0, 0)
+        if low < 0 or high >= vocab:
+            raise ValueError(f"{name}: token index {low if low < 0 else high} is outside the input vocabulary "
+                             f"of {vocab} tokens (0 to {vocab - 1})")
         return index
 
     def forward(self, x) -> tuple[Tensor, Tensor]:

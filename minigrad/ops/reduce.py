@@ -4,6 +4,8 @@ maxima (Max).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minigrad.function import Function
@@ -64,7 +66,7 @@ class Mean(Function):
 
     def count(self) -> int:
         """n, the number of elements each output averages."""
-        return int(np.prod([self.input_shape[ax] for ax in self.axes]))
+        return math.prod(self.input_shape[ax] for ax in self.axes)
 
 
 class Max(Function):
