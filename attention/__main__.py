@@ -29,6 +29,7 @@ from attention.data import TASKS
 from attention.data.spellings import clean as clean_date
 from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_rates, translate, task_class
 from attention.fast import fast
+from attention.parallel import default_processes
 from attention.plot import draw_decoder_step
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
 from minigrad.threads import blas_threads
@@ -76,11 +77,13 @@ def command_train(args) -> int:
         config = TrainConfig(task=args.task, cell=args.cell, score=args.score, epochs=args.epochs,
                              seed=args.seed, batch_size=args.batch_size, lr=args.lr,
                              train_size=args.train_size, target_exact=args.target_exact,
-                             composed=args.composed, last_date=args.last_date)
+                             composed=args.composed, last_date=args.last_date, processes=args.processes)
     except ValueError as error:  # the config checks its own settings
         raise option_error(error) from None
+    processes = config.processes or default_processes()
     print(f"training {config.cell} encoder–decoder with {config.score} attention on {config.task}: "
-          f"{config.train_size} pairs, {config.epochs} epochs, seed {config.seed} → {args.out}")
+          f"{config.train_size} pairs, {config.epochs} epochs, seed {config.seed}, "
+          f"{processes} process{'es' if processes > 1 else ''} → {args.out}")
     history = train(config, args.out, progress=not args.no_progress)
     if history["interrupted"]:
         return 130
@@ -286,6 +289,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--composed", action="store_true",
                    help="train the teaching model, every gate, e, α and c a node of the graph (slower); by "
                         "default the fast twin trains the same parameters with fewer nodes (attention/fast.py)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="split each batch over N processes (default: 2 on a machine with two or more cores, "
+                        "else 1); 1 on a machine busy with other work")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")

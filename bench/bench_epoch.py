@@ -23,7 +23,8 @@ Sections:
   memory    peak RSS and RSS after steps 1, 100 and 1,000 (bench/bench_train.py --run)
   scaling   per-epoch time (steps and held-out evaluation, on random pairs: the model's cost does
             not depend on the data) as Tx goes 10 → 30 → 100 and the batch 32 → 100 → 500,
-            minigrad on its training threads (minigrad/threads.py) as `train` runs it
+            minigrad on its training threads (minigrad/threads.py) and processes (attention/parallel.py)
+            as `train` runs it
 Contenders are `NAME=FLAGS` (the flags of `python -m attention train`); the defaults are the
 default `train` and `train --composed`, whose targets are ≤ 0.8 and ≤ 1.3 of PyTorch's epoch.
 The machine may be shared: the load average is printed at both ends, and a figure is only worth
@@ -168,19 +169,21 @@ def describe_convergence(r: dict) -> str:
 
 
 def memory_section(steps: int) -> dict:
-    names = ["minigrad"] + (["torch-fused"] if torch_available() else [])
+    names = ["minigrad-train", "minigrad"] + (["torch-fused"] if torch_available() else [])
     rows = {}
     for name in names:
         _, stdout = run([sys.executable, os.path.join(BENCH, "bench_train.py"), "--run", name,
                          "--steps", str(steps)], f"bench_train.py --run {name}",
                         torch=name.startswith("torch"))
         rows[name] = json.loads(stdout.strip().splitlines()[-1])
-    print(f"\nmemory of {steps} training steps (batch 100, Tx 30, dlai; `minigrad` = the default path), MB RSS")
-    print(f"{'contender':12} {'before':>7} {'@1':>7} {'@100':>7} {'@1000':>7} {'peak':>7} {'step ms':>8}")
+    print(f"\nmemory of {steps} training steps (batch 100, Tx 30, dlai; `minigrad-train` = the default train, its "
+          f"batch split over {rows['minigrad-train']['processes']} processes, RSS summed; `minigrad` = its step in one "
+          "process), MB RSS")
+    print(f"{'contender':15} {'before':>7} {'@1':>7} {'@100':>7} {'@1000':>7} {'peak':>7} {'step ms':>8}")
     for name, r in rows.items():
         rss = r["rss_mb"]
         cells = "".join(f"{rss[k]:>8.0f}" if k in rss else f"{'—':>8}" for k in ("before", "1", "100", "1000", "peak"))
-        print(f"{name:12}{cells} {r['step_ms']:>8.1f}")
+        print(f"{name:15}{cells} {r['step_ms']:>8.1f}")
     return rows
 
 
@@ -222,19 +225,21 @@ def scaling_worker(path: str, pairs: int, held_out: int) -> list:
 
 
 def minigrad_epoch(model, X, Y, X_held, Y_held, batch: int):
-    """One epoch of train's inner loop and its evaluation (attention.train.evaluate), on arrays."""
+    """One epoch of train's inner loop, each batch split over train's default processes
+    (attention/parallel.py), and its evaluation (attention.train.evaluate), on arrays."""
+    import numpy as np
     import minigrad as mg
+    from attention.parallel import DataParallel, default_processes
     from attention.train import evaluate
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
+    parameters = model.parameters()
 
     def epoch(warm_up: bool = False):
-        for start in range(0, batch if warm_up else len(X), batch):
-            logits, _ = model(X[start:start + batch])
-            loss = mg.cross_entropy(logits, Y[start:start + batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss.item()
+        with DataParallel(model, parameters, X, Y, default_processes(), batch) as split:
+            for start in range(0, batch if warm_up else len(X), batch):
+                optimizer.zero_grad()
+                split.backward(np.arange(start, min(start + batch, len(X))))
+                optimizer.step()
         if not warm_up:
             evaluate(model, X_held, Y_held)
     return epoch

@@ -3,8 +3,10 @@
 One training step = forward, cross-entropy, backward and an Adam update on a batch of 100
 (Tx = 30, Ty = 10, Bi-LSTM n_a = 32, post-attention LSTM n_s = 64, dlai scorer 10 → 1).
 Contenders (the models are bench/twin.py's):
-  minigrad           the model `train` trains by default: the fast twin of attention/fast.py
-                     (both minigrad contenders run under train's loop settings: bench/twin.py)
+  minigrad           the model `train` trains by default: the fast twin of attention/fast.py, in
+                     one process (the minigrad contenders run under train's loop settings: bench/twin.py)
+  minigrad-train     the same step as `train` runs it by default: each batch split over
+                     attention.parallel.default_processes() processes; its RSS is the sum of theirs
   minigrad-composed  the composed teaching model (`train --composed`)
   torch-fused        nn.LSTM (bidirectional) encoder + nn.LSTMCell decoder, same attention maths
   torch-composed     the composed model's primitive ops (gather, matmul, sigmoid, tanh, …) in PyTorch
@@ -21,23 +23,26 @@ from contextlib import nullcontext
 
 from twin import B, TX, VOUT, as_train_runs, memory_mb, minigrad_model, reset_peak_memory, synthetic_pairs, torch_model
 
-CONTENDERS = ("minigrad", "minigrad-composed", "torch-fused", "torch-composed")
+CONTENDERS = ("minigrad", "minigrad-train", "minigrad-composed", "torch-fused", "torch-composed")
 WARMUP = 5  # steps left out of the timing: first calls allocate and fill caches
 
 
-def minigrad_step(tx: int, path: str, score: str):
+def minigrad_step(tx: int, path: str, score: str, processes: int = 1):
+    """One step of `path`, and the DataParallel it runs on (one process: forks nothing)."""
+    import numpy as np
     import minigrad as mg
+    from attention.parallel import DataParallel
     model = minigrad_model(path, tx, score)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = synthetic_pairs(B, tx)
+    split = DataParallel(model, model.parameters(), X, Y, processes, B)
+    rows = np.arange(B)
 
     def step():
-        logits, _ = model(X)
-        loss = mg.cross_entropy(logits, Y)
         optimizer.zero_grad()
-        loss.backward()
+        split.backward(rows)
         optimizer.step()
-    return step
+    return step, split
 
 
 def torch_step(tx: int, fused: bool, score: str):
@@ -55,22 +60,30 @@ def torch_step(tx: int, fused: bool, score: str):
 
 
 def run_contender(name: str, steps: int, tx: int, score: str = "dlai") -> dict:
-    if name.startswith("minigrad"):
-        step = minigrad_step(tx, "composed" if name == "minigrad-composed" else "default", score)
-    else:
-        step = torch_step(tx, name == "torch-fused", score)
-    rss = {"before": memory_mb("VmRSS")}
-    reset_peak_memory()
-    times = []
-    with as_train_runs() if name.startswith("minigrad") else nullcontext():
+    with as_train_runs() if name.startswith("minigrad") else nullcontext():  # also the workers' settings
+        split = None
+        if name.startswith("minigrad"):
+            from attention.parallel import default_processes
+            processes = default_processes() if name == "minigrad-train" else 1
+            step, split = minigrad_step(tx, "composed" if name == "minigrad-composed" else "default", score,
+                                        processes)
+        else:
+            step = torch_step(tx, name == "torch-fused", score)
+        pids = ["self"] + ([str(worker.pid) for worker in split.workers] if split else [])
+        rss = {"before": sum(memory_mb("VmRSS", pid) for pid in pids)}
+        for pid in pids:
+            reset_peak_memory(pid)
+        times = []
         for k in range(1, steps + 1):
             start = time.perf_counter()
             step()
             times.append(time.perf_counter() - start)
             if k in (1, 100, 1000):
-                rss[str(k)] = memory_mb("VmRSS")
-        rss["peak"] = memory_mb("VmHWM")  # before kept_heap ends: seen afterwards, below the RSS at step 100
-    return {"step_ms": statistics.median(times[WARMUP:] or times) * 1e3, "rss_mb": rss}
+                rss[str(k)] = sum(memory_mb("VmRSS", pid) for pid in pids)
+        rss["peak"] = sum(memory_mb("VmHWM", pid) for pid in pids)  # before kept_heap ends: seen afterwards, below the RSS at step 100
+        if split:
+            split.close()
+    return {"step_ms": statistics.median(times[WARMUP:] or times) * 1e3, "rss_mb": rss, "processes": len(pids)}
 
 
 def main() -> None:

@@ -17,18 +17,19 @@ import numpy as np
 B, TX, TY, VIN, VOUT, NA, NS, HID = 100, 30, 10, 37, 11, 32, 64, 10
 
 
-def memory_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (the peak since the last reset) of this process, in MB."""
-    with open("/proc/self/status") as status:
+def memory_mb(field: str, pid: str = "self") -> float:
+    """VmRSS (now) or VmHWM (the peak since the last reset) of this process (or process `pid`), in MB."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def reset_peak_memory() -> None:
-    """Start VmHWM afresh from the current RSS (Linux ≥ 4.0), so the peak is what follows."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
+def reset_peak_memory(pid: str = "self") -> None:
+    """Start VmHWM of this process (or process `pid`) afresh from its current RSS (Linux ≥ 4.0), so the
+    peak is what follows."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
 
 

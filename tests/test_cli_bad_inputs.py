@@ -335,10 +335,11 @@ OPTION_CASES = [
         ("--epochs", "0"), ("--epochs", "-1"), ("--batch-size", "0"), ("--batch-size", "-5"), ("--seed", "-1"),
         ("--seed", str(2 ** 40)), ("--lr", "0"), ("--lr", "-1"), ("--lr", "nan"), ("--lr", "inf"),
         ("--train-size", "0"), ("--train-size", "-10"), ("--target-exact", "0"), ("--target-exact", "1.5"),
-        ("--target-exact", "nan")]],
+        ("--target-exact", "nan"), ("--processes", "0"), ("--processes", "-2"), ("--processes", "1000")]],
     *[(f"train {option} {value}", ["train", option, value, "--out", "{model}"], 2,
        f"argument {option}: invalid") for option, value in [
         ("--epochs", "abc"), ("--epochs", "1.5"), ("--epochs", "1e3"), ("--lr", "fast"), ("--batch-size", ""),
+        ("--processes", "two"), ("--processes", "1.5"),
         ("--task", "translate"), ("--cell", "transformer"), ("--score", "dot")]],
     ("train --fused", ["train", "--task", "reverse", "--fused", "--out", "{model}"], 2,
      "unrecognized arguments: --fused"),

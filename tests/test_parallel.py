@@ -1,0 +1,247 @@
+"""Data-parallel steps (attention/parallel.py): the batch's gradient from its rows split over processes."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from attention import parallel
+from attention.fast import fast
+from attention.parallel import DataParallel, WorkerError
+from attention.seq2seq import ModelConfig, Seq2SeqAttention
+from attention.train import TrainConfig, train
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
+SHAPE = dict(Tx=7, Ty=5, input_vocab=9, output_vocab=6, n_a=6, n_s=8, attention_hidden=4)
+
+
+def small_model(composed=False, cell="lstm", score="bahdanau"):
+    model = Seq2SeqAttention(ModelConfig(**SHAPE, cell=cell, score=score), rng=np.random.default_rng(0))
+    return model, (model if composed else fast(model))
+
+
+def data(rows=40, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, SHAPE["input_vocab"], (rows, SHAPE["Tx"])), rng.integers(0, SHAPE["output_vocab"],
+                                                                                   (rows, SHAPE["Ty"]))
+
+
+def whole_batch(model, trained, X, Y, rows):
+    """The loss and gradients of the batch in this process, without DataParallel."""
+    for p in model.parameters():
+        p.grad = None
+    logits, _ = trained(X[rows])
+    loss = mg.cross_entropy(logits, Y[rows])
+    loss.backward()
+    return loss.item(), [p.grad.copy() for p in model.parameters()]
+
+
+def worker_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie nobody has reaped yet counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("processes, rows", [(2, 40), (3, 40), (3, 7), (2, 1), (4, 3)])
+@pytest.mark.parametrize("composed", [False, True])
+def test_split_batch_gives_the_batch_loss_and_gradient(processes, rows, composed):
+    """Equal and unequal shares, and more processes than rows (empty shares), on both paths."""
+    model, trained = small_model(composed)
+    X, Y = data()
+    batch = np.arange(rows)[::-1] * 2 % len(X)  # not in order: each share reads its own rows
+    loss, grads = whole_batch(model, trained, X, Y, batch)
+    with DataParallel(trained, model.parameters(), X, Y, processes, max_rows=rows) as split:
+        for p in model.parameters():
+            p.grad = None
+        split_loss = split.backward(batch)
+        assert len(split.workers) == processes - 1
+    assert split_loss == pytest.approx(loss, rel=1e-6)
+    for p, grad in zip(model.parameters(), grads):
+        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell, score", [("gru", "dlai"), ("rnn", "bahdanau")])
+def test_other_cells_and_scores_split_alike(cell, score):
+    model, trained = small_model(cell=cell, score=score)
+    X, Y = data()
+    rows = np.arange(30)
+    loss, grads = whole_batch(model, trained, X, Y, rows)
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=30) as split:
+        for p in model.parameters():
+            p.grad = None
+        assert split.backward(rows) == pytest.approx(loss, rel=1e-6)
+    for p, grad in zip(model.parameters(), grads):
+        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+
+
+def test_workers_read_the_parameters_the_optimizer_wrote():
+    """Steps of Adam in the parent move the weights every worker reads: ten split steps give the
+    parameters ten whole-batch steps give (to rounding)."""
+    X, Y = data(60)
+    finals = []
+    for processes in (1, 2):
+        model, trained = small_model()
+        optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
+        with DataParallel(trained, model.parameters(), X, Y, processes, max_rows=20) as split:
+            for step in range(10):
+                optimizer.zero_grad()
+                split.backward(np.arange(20) + 20 * (step % 3))
+                optimizer.step()
+        finals.append([p.data.copy() for p in model.parameters()])
+    for one, two in zip(*finals):
+        np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-5)
+    assert any(not np.array_equal(a, b) for a, b in zip(*finals))  # rounding differs: the sums' order does
+
+
+def test_close_stops_the_workers_and_gives_the_parameters_private_arrays():
+    model, trained = small_model()
+    X, Y = data()
+    before = [p.data.copy() for p in model.parameters()]
+    split = DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10)
+    pids = [worker.pid for worker in split.workers]
+    assert all(worker_alive(pid) for pid in pids)
+    assert all(p.data.base is not None for p in model.parameters())  # views of the shared block
+    split.close()
+    assert not any(worker_alive(pid) for pid in pids)
+    for p, value in zip(model.parameters(), before):
+        assert p.data.base is None and p.data.flags.writeable
+        np.testing.assert_array_equal(p.data, value)
+    split.close()  # twice is harmless
+
+
+def test_one_process_forks_nothing():
+    model, trained = small_model()
+    X, Y = data()
+    arrays = [p.data for p in model.parameters()]
+    with DataParallel(trained, model.parameters(), X, Y, 1, max_rows=10) as split:
+        assert split.workers == []
+        split.backward(np.arange(10))
+    assert all(p.data is array for p, array in zip(model.parameters(), arrays))
+
+
+def test_a_failing_share_raises_its_error_in_the_parent():
+    model, trained = small_model()
+    X, Y = data(20)
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10) as split:
+        with pytest.raises(WorkerError, match=r"IndexError.*processes=1 \(train --processes 1\)"):
+            split.backward(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 10_000]))  # the last rows are the worker's
+
+
+def test_a_worker_killed_mid_run_is_named_and_the_rest_stopped():
+    model, trained = small_model()
+    X, Y = data()
+    with DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10) as split:
+        pids = [worker.pid for worker in split.workers]
+        os.kill(pids[0], signal.SIGKILL)
+        with pytest.raises(WorkerError, match=rf"worker process {pids[0]} ended .*killed by signal 9"):
+            split.backward(np.arange(10))
+        assert not any(worker_alive(pid) for pid in pids)
+        assert all(p.data.base is None for p in model.parameters())
+        with pytest.raises(RuntimeError, match="DataParallel is closed"):
+            split.backward(np.arange(10))
+
+
+def test_a_failing_share_of_the_parent_leaves_the_workers_in_step():
+    """Share 0 raising (a bad row of the parent's) must not leave a worker's answer unread: the next
+    batch gets its own answers, and the right gradient."""
+    model, trained = small_model()
+    X, Y = data()
+    rows = np.arange(12)
+    loss, grads = whole_batch(model, trained, X, Y, rows)
+    with DataParallel(trained, model.parameters(), X, Y, 3, max_rows=12) as split:
+        with pytest.raises(IndexError):
+            split.backward(np.array([10_000] + list(range(11))))  # the first row is the parent's
+        for p in model.parameters():
+            p.grad = None
+        assert split.backward(rows) == pytest.approx(loss, rel=1e-6)
+    for p, grad in zip(model.parameters(), grads):
+        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+
+
+def test_more_rows_than_it_was_made_for_are_refused():
+    model, trained = small_model()
+    X, Y = data()
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10) as split:
+        with pytest.raises(ValueError, match=r"11 rows, more than the 10 \(max_rows\)"):
+            split.backward(np.arange(11))
+
+
+def test_interrupt_in_the_parent_stops_the_workers():
+    model, trained = small_model()
+    X, Y = data()
+    calls = []
+
+    def interrupted(x):
+        if os.getpid() == parent and len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return trained(x)
+
+    parent = os.getpid()
+    with pytest.raises(KeyboardInterrupt):
+        with DataParallel(interrupted, model.parameters(), X, Y, 2, max_rows=10) as split:
+            pids = [worker.pid for worker in split.workers]
+            for _ in range(3):
+                split.backward(np.arange(10))
+    assert not any(worker_alive(pid) for pid in pids)
+
+
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    """A parent killed outright (no close) leaves no worker behind: its pipe closes, the worker exits."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        import numpy as np
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_parallel import small_model, data
+        from attention.parallel import DataParallel
+        model, trained = small_model()
+        X, Y = data()
+        split = DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10)
+        split.backward(np.arange(10))
+        print(*[w.pid for w in split.workers], flush=True)
+        time.sleep(60)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(pid) for pid in process.stdout.readline().split()]
+    assert len(pids) == 2 and all(worker_alive(pid) for pid in pids)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(worker_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(worker_alive(pid) for pid in pids)
+
+
+def test_bad_process_counts_are_refused_by_name():
+    model, trained = small_model()
+    X, Y = data()
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="processes must be a whole number"):
+            DataParallel(trained, model.parameters(), X, Y, bad, max_rows=10)
+    for bad in (0, 2.0, "2"):
+        with pytest.raises(ValueError, match="processes must be"):
+            TrainConfig(processes=bad)
+
+
+def test_default_is_two_processes_only_with_a_second_core(monkeypatch):
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
+    assert parallel.default_processes() == 1
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 8)
+    assert parallel.default_processes() == (2 if sys.platform.startswith("linux") else 1)
+
+
+def test_training_on_two_processes_learns_as_on_one():
+    """The same run, the batch split or not: the same losses to rounding, epoch by epoch."""
+    settings = dict(task="reverse", epochs=3, batch_size=50, lr=0.01, train_size=1000, held_out_size=200, seed=0)
+    one = train(TrainConfig(**settings, processes=1), None, log=lambda line: None, progress=False)
+    two = train(TrainConfig(**settings, processes=2), None, log=lambda line: None, progress=False)
+    np.testing.assert_allclose([e["loss"] for e in two["epochs"]], [e["loss"] for e in one["epochs"]], rtol=2e-3)
+    assert two["epochs"][-1]["per_position"] == pytest.approx(one["epochs"][-1]["per_position"], abs=0.03)
