@@ -34,8 +34,9 @@ Everything is seeded. Graphviz names the nodes by Python object ids, different i
 the script renumbers them in order (n1, n2, …); then the graphs are byte-for-byte repeatable
 for one Graphviz version (tests/test_docs.py checks that the committed ones are). The trained
 pictures are repeatable on one machine, but float32
-training is not bit-identical across CPUs and BLAS builds, so they are only compared by what
-they must show.
+training is not bit-identical across CPUs and BLAS builds, nor across the number of processes a
+batch is split over (`train --processes`: two on a machine with two or more cores, which made the
+committed ones; heatmaps.json records it), so they are only compared by what they must show.
 """
 from __future__ import annotations
 
@@ -155,6 +156,7 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
     """Train the two models, write their heatmaps, the decoder-step graph and heatmaps.json."""
     from attention.__main__ import DEMO_DATES, encode_inputs, translate_texts
     from attention.decode import task_class
+    from attention.parallel import default_processes
     from attention.plot import attention_heatmap, draw_decoder_step
     from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train
 
@@ -178,6 +180,7 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
             graph.write_text(renumbered(graph.read_text(encoding="utf-8")), encoding="utf-8")
         record["runs"][name] = {
             "command": run["command"], "config": dataclasses.asdict(config),
+            "processes": config.processes or default_processes(),  # the batch split over (attention/parallel.py)
             "epochs": [{k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()
                         if k != "seconds"} for epoch in history["epochs"]],
             "translation": outputs[0],
