@@ -43,7 +43,7 @@ DESCRIPTION = """\
 The date translator of minigrad's course: an encoder-decoder with attention, built on minigrad,
 that turns human dates ("3 may 1979") into ISO dates ("1979-05-03"), and draws what it computes.
 
-  python -m attention train --out runs/dates         train (about a minute), then translate a few
+  python -m attention train --out runs/dates         train (under a minute), then translate a few
                                                       dates, write the attention heatmap and the
                                                       graph of decoder step 1 into runs/dates/
   python -m attention translate --model runs/dates "3 may 1979"

@@ -4,14 +4,17 @@ does with its all-reduce, here on one machine through shared memory).
 
 Why: a training step of the fast twin is a long chain of numpy calls on small arrays, which one
 core runs one after another. A second BLAS thread buys nothing on products this small
-(minigrad/threads.py); a second process does: half the batch costs about 0.63 of the whole one,
-and two halves side by side on two cores made a step 0.73 as long (README, "Speed").
+(minigrad/threads.py); a second process does, with an interpreter and a core of its own. Half
+a batch costs more than half a step (the count of numpy calls does not halve), so two processes
+shorten a step by about a quarter on a quiet machine and lengthen it beside other work
+(bench/bench_processes.py, bench/bench_train.py --run minigrad-train; docs/performance.md).
 
 A step with shares of n_0, …, n_{P-1} rows (n in all), L_k the mean loss over share k:
     L = Σ_k (n_k / n) L_k,   ∇L = Σ_k (n_k / n) ∇L_k
 which are the batch's mean loss and its gradient, to float rounding (the sums over the batch are
-taken in another order). Share 0 is the parent's own; `processes` fixes the split, so a seed gives
-the same run every time on the same setting.
+taken in another order, and over many steps a run then takes another route). Share 0 is the
+parent's own; `processes` fixes the split, so a seed gives the same run every time with the same
+`processes`. A `.grad` the parameters already hold is added to, as one process's backward does.
 
 How, with nothing pickled:
   - the parameters' arrays move into memory shared with the workers (an anonymous shared mapping,
@@ -22,9 +25,13 @@ How, with nothing pickled:
   - the parent writes each worker's rows and wakes it through a pipe (8 bytes: the row count),
     computes share 0, waits for each worker's one-byte answer and adds its gradients in.
 Workers are forked (Linux and other POSIX systems): they inherit the model and the data as they
-are when `DataParallel` is made. A worker ignores Ctrl-C (the parent handles it), exits when its
-pipe closes (also when the parent dies), and sends an exception back as text, which the parent
-raises as WorkerError.
+are when `DataParallel` is made; later changes other than to the parameters' values (hooks,
+anomaly mode, a new module) do not reach them. An optimizer that assigns `p.data = …` instead of
+writing into the array is caught at the next step, whose values are copied back into the shared
+memory. A worker keeps no file of the parent's open but its two pipes, ignores Ctrl-C (the
+parent handles it), exits when its pipe closes (also when the parent dies), and sends an
+exception back as text, which the parent raises as WorkerError, closing the DataParallel (as
+the next call does after a step interrupted before every answer was read).
 """
 from __future__ import annotations
 
@@ -32,7 +39,9 @@ import mmap
 import os
 import signal
 import sys
+import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -40,6 +49,7 @@ import minigrad as mg
 
 ALIGN = 64  # bytes: every array of the shared block starts on a cache line of its own
 EXIT_WAIT = 5.0  # seconds a worker has to finish its share and exit once the parent closes
+_FORKING = threading.Lock()  # one fork at a time: no worker is forked holding another's half-made pipes
 
 
 class WorkerError(RuntimeError):
@@ -47,11 +57,38 @@ class WorkerError(RuntimeError):
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask; the machine's count where there is none)."""
+    """The CPUs this process may use: its affinity mask, less where a cgroup's quota allows fewer."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cpus, int(quota))) if quota is not None else cpus
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs' worth of time the cgroup may use (cgroup v2's cpu.max, v1's cfs quota), None if unlimited."""
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda text: text.split()),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+        try:
+            with open(path) as file:
+                text = file.read()
+            if parse:
+                quota, period = parse(text)[:2]
+            else:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as file:
+                    quota, period = text.strip(), file.read().strip()
+        except (OSError, ValueError):
+            continue
+        return parse_quota(quota, period)
+    return None
+
+
+def parse_quota(quota: str, period: str) -> float | None:
+    """quota ÷ period from a cgroup's files ("max" or a negative quota: no limit)."""
+    if quota == "max" or int(quota) < 0:
+        return None
+    return int(quota) / int(period)
 
 
 def default_processes() -> int:
@@ -68,9 +105,48 @@ class _Worker:
     __slots__ = ("pid", "commands", "answers", "rows", "loss", "has_grad", "grads")
 
 
+def _reap(worker: _Worker, block: bool) -> str | None:
+    """How the worker ended, once it has ("exited with status 3", "killed by signal 9"); None if not yet."""
+    try:
+        pid, status = os.waitpid(worker.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:  # reaped already (SIGCHLD ignored)
+        worker.pid = None
+        return "ended"
+    if pid == 0:
+        return None
+    worker.pid = None
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+def _stop(workers: list) -> None:
+    """Close the workers' pipes, wait for each to exit (killing one that takes over EXIT_WAIT), forget them."""
+    try:
+        for worker in workers:
+            for fd in (worker.commands, worker.answers):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + EXIT_WAIT
+        for worker in workers:
+            while worker.pid is not None and _reap(worker, block=False) is None:
+                if time.monotonic() > deadline:
+                    try:
+                        os.kill(worker.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    _reap(worker, block=True)
+                else:
+                    time.sleep(0.005)
+    finally:
+        workers.clear()
+
+
 class DataParallel:
-    """`backward(rows)`: the mean loss of `model` on rows of (X, Y), with the gradient of that mean in
-    every parameter's `.grad` (None where no share gave it one), over `processes` processes.
+    """`backward(rows)`: the mean loss of `model` on rows of (X, Y), with the gradient of that mean added
+    into every parameter's `.grad`, over `processes` processes.
 
     `model(X[rows])` must give (logits, …) for `mg.cross_entropy(logits, Y[rows])`; `parameters` are
     the ones it reads (for the fast twin, the composed model's). Use it as a context manager, or
@@ -87,10 +163,16 @@ class DataParallel:
         self.model, self.X, self.Y, self.max_rows = model, X, Y, max_rows
         self.parameters = list(parameters)
         self.workers: list[_Worker] = []
+        self._shared: list[np.ndarray] = []  # each parameter's array in the shared block
         self._memory = None
-        self._closed = False
+        self._closed = self._stepping = False
+        self._stop_workers = weakref.finalize(self, _stop, self.workers)  # also if never closed
         if processes > 1:
-            self._start(processes - 1, max_rows)
+            try:
+                self._start(processes - 1, max_rows)
+            except BaseException:
+                self.close()
+                raise
 
     def _start(self, count: int, max_rows: int) -> None:
         sizes = [_aligned(p.data.nbytes) for p in self.parameters]
@@ -101,6 +183,7 @@ class DataParallel:
             shared = self._view(offset, p.data.dtype, p.data.shape)
             shared[...] = p.data
             p.data = shared
+            self._shared.append(shared)
             offset += size
         for _ in range(count):
             worker = _Worker()
@@ -122,33 +205,33 @@ class DataParallel:
         return np.frombuffer(self._memory, dtype=dtype, count=count, offset=offset).reshape(shape)
 
     def _fork(self, worker: _Worker) -> None:
-        commands_read, commands_write = os.pipe()
-        answers_read, answers_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: it never returns into the caller's code
-            status = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                os.close(commands_write)
-                os.close(answers_read)
-                for other in self.workers:  # the pipes of workers forked before this one
-                    os.close(other.commands)
-                    os.close(other.answers)
-                self._serve(worker, commands_read, answers_write)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(commands_read)
-        os.close(answers_write)
+        with _FORKING:
+            commands_read, commands_write = os.pipe()
+            answers_read, answers_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: it never returns into the caller's code
+                status = 1
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    low, high = sorted((commands_read, answers_write))
+                    os.closerange(3, low)  # every other file of the parent's: pipes, the training lock
+                    os.closerange(low + 1, high)
+                    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+                    status = self._serve(worker, commands_read, answers_write)
+                finally:
+                    os._exit(status)
+            os.close(commands_read)
+            os.close(answers_write)
         worker.pid, worker.commands, worker.answers = pid, commands_write, answers_read
         self.workers.append(worker)
 
-    def _serve(self, worker: _Worker, commands: int, answers: int) -> None:
-        """The worker's loop: read a row count, compute that share, answer; until the pipe closes."""
+    def _serve(self, worker: _Worker, commands: int, answers: int) -> int:
+        """The worker's loop: read a row count, compute that share, answer; until the pipe closes.
+        Its exit status: 0, or 1 after sending back an exception."""
         while True:
             message = os.read(commands, 8)
             if not message:
-                return
+                return 0
             try:
                 for p in self.parameters:
                     p.grad = None
@@ -159,7 +242,7 @@ class DataParallel:
                         grad[...] = p.grad
             except Exception as error:  # noqa: BLE001 - every failure goes back to the parent as text
                 os.write(answers, b"\x01" + f"{type(error).__name__}: {error}".encode("utf-8", "replace"))
-                return
+                return 1
             os.write(answers, b"\x00")
 
     def _share(self, rows: np.ndarray) -> float:
@@ -169,31 +252,48 @@ class DataParallel:
         loss.backward()
         return loss.item()
 
-    def backward(self, rows: np.ndarray) -> float:
-        """The batch's mean loss; its gradient is left in the parameters' `.grad` (zero them first)."""
+    def backward(self, rows) -> float:
+        """The batch's mean loss; its gradient is added into the parameters' `.grad` (zero them first)."""
         if self._closed:
             raise RuntimeError("DataParallel.backward: this DataParallel is closed (its workers have stopped)")
+        if self._stepping:
+            self.close()
+            raise RuntimeError("DataParallel.backward: the previous call was interrupted before every worker "
+                               "answered, so their answers are out of step; this DataParallel is now closed")
         rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise TypeError(f"DataParallel.backward: rows must be a 1-D array of row indices, got "
+                            f"{rows.dtype} of shape {rows.shape}")
         if len(rows) > self.max_rows:
             raise ValueError(f"DataParallel.backward: {len(rows)} rows, more than the {self.max_rows} "
                              "(max_rows) it was made for")
-        if not self.workers:
+        if not self.workers or not len(rows):
             return self._share(rows)
-        shares = np.array_split(rows, len(self.workers) + 1)
-        n = len(rows)
-        busy = []
-        for worker, share in zip(self.workers, shares[1:]):
-            if len(share):
-                worker.rows[:len(share)] = share
-                os.write(worker.commands, len(share).to_bytes(8, "little"))
-                busy.append((worker, len(share) / n))
-        own = len(shares[0]) / n
+        self._reshare()
+        held = [p.grad for p in self.parameters]
+        for p in self.parameters:
+            p.grad = None
+        n, shares = len(rows), np.array_split(rows, len(self.workers) + 1)
+        busy, failures = [], []
+        self._stepping = True
         try:
+            for worker, share in zip(self.workers, shares[1:]):
+                if len(share):
+                    worker.rows[:len(share)] = share
+                    try:
+                        os.write(worker.commands, len(share).to_bytes(8, "little"))
+                    except OSError:  # it has died since its last answer
+                        failures.append(self._ended(worker))
+                        continue
+                    busy.append((worker, len(share) / n))
+            own = len(shares[0]) / n
             loss = self._share(shares[0]) * own
         finally:  # also when share 0 raises: every answer is read, so the pipes stay in step
-            failures = [failure for failure in map(self._wait, [worker for worker, _ in busy]) if failure]
+            failures += [failure for failure in map(self._wait, [worker for worker, _ in busy]) if failure]
+            self._stepping = False
+            if failures:
+                self.close()
         if failures:
-            self.close()
             raise WorkerError(failures[0])
         if own != 1:
             for p in self.parameters:
@@ -207,7 +307,23 @@ class DataParallel:
                         p.grad = grad * weight
                     else:
                         p.grad += grad * weight
+        for p, grad in zip(self.parameters, held):
+            if grad is not None:
+                if p.grad is None:
+                    p.grad = grad
+                else:
+                    p.grad += grad
         return loss
+
+    def _reshare(self) -> None:
+        """Put back into the shared block any parameter whose `.data` was assigned a new array."""
+        for p, shared in zip(self.parameters, self._shared):
+            if p.data is not shared:
+                if p.data.shape != shared.shape:
+                    raise ValueError(f"DataParallel.backward: parameter {p.name or ''} of shape {shared.shape} "
+                                     f"now holds an array of shape {p.data.shape}")
+                shared[...] = p.data
+                p.data = shared
 
     def _wait(self, worker: _Worker) -> str | None:
         """Read the worker's answer to its share: None when done, else what went wrong, in words."""
@@ -218,41 +334,24 @@ class DataParallel:
             text = b"".join(iter(lambda: os.read(worker.answers, 65536), b"")).decode("utf-8", "replace")
             return (f"worker process {worker.pid} (one of {len(self.workers)}) failed on its share of the batch: "
                     f"{text}; run with processes=1 (train --processes 1) to see it in this process")
-        return (f"worker process {worker.pid} ended while computing its share of the batch "
-                f"({self._reap(worker, block=True)}); run with processes=1 (train --processes 1) to train in "
-                "one process")
+        return self._ended(worker)
 
-    def _reap(self, worker: _Worker, block: bool) -> str | None:
-        """How the worker ended, once it has ("exited with status 3", "killed by signal 9"); None if not yet."""
-        pid, status = os.waitpid(worker.pid, 0 if block else os.WNOHANG)
-        if pid == 0:
-            return None
-        worker.pid = None
-        if os.WIFSIGNALED(status):
-            return f"killed by signal {os.WTERMSIG(status)}"
-        return f"exited with status {os.waitstatus_to_exitcode(status)}"
+    def _ended(self, worker: _Worker) -> str:
+        return (f"worker process {worker.pid} ended while computing its share of the batch "
+                f"({_reap(worker, block=True)}); run with processes=1 (train --processes 1) to train in "
+                "one process")
 
     def close(self) -> None:
         """Stop the workers (each finishes the share it is on) and give the parameters private arrays."""
         self._closed = True
-        for worker in self.workers:
-            for fd in (worker.commands, worker.answers):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        deadline = time.monotonic() + EXIT_WAIT
-        for worker in self.workers:
-            while worker.pid is not None and self._reap(worker, block=False) is None:
-                if time.monotonic() > deadline:
-                    os.kill(worker.pid, signal.SIGKILL)
-                    self._reap(worker, block=True)
-                time.sleep(0.005)
-        self.workers = []
-        if self._memory is not None:
-            for p in self.parameters:
-                p.data = np.array(p.data)
-            self._memory = None  # freed with the last view of it
+        try:
+            self._stop_workers()
+        finally:
+            if self._memory is not None:
+                for p in self.parameters:
+                    p.data = np.array(p.data)
+                self._shared = []
+                self._memory = None  # freed with the last view of it
 
     def __enter__(self) -> "DataParallel":
         return self

@@ -18,7 +18,7 @@ import math
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -51,7 +51,7 @@ class TrainConfig:
     task: str = setting(str, "dates", choices=TASKS)
     cell: str = setting(str, "lstm", choices=CELLS)
     score: str = setting(str, DEFAULT_SCORE, choices=SCORES)
-    epochs: int = setting(int, 8, low=1, high=100_000)  # with 20,000 pairs: about a minute (README)
+    epochs: int = setting(int, 8, low=1, high=100_000)  # with 20,000 pairs: under a minute (README)
     batch_size: int = setting(int, 100, low=1, high=1_000_000)
     lr: float = setting(float, 0.005, above=0)
     seed: int = setting(int, 0, low=0, high=2**32 - 1)
@@ -195,9 +195,9 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     kept = "the model it held before" if previous else None  # which model that is, in words
     started = time.perf_counter()
     batches = range(0, len(X), config.batch_size)
-    processes = config.processes or default_processes()
+    config = replace(config, processes=config.processes or default_processes())  # the checkpoint says which
     try:
-        with DataParallel(trained, model.parameters(), X, Y, processes, config.batch_size) as data_parallel:
+        with DataParallel(trained, model.parameters(), X, Y, config.processes, config.batch_size) as data_parallel:
             for epoch in range(1, config.epochs + 1):
                 order = rng.permutation(len(X))
                 bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress) if tqdm else batches

@@ -1,5 +1,6 @@
 """Data-parallel steps (attention/parallel.py): the batch's gradient from its rows split over processes."""
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -194,6 +195,159 @@ def test_interrupt_in_the_parent_stops_the_workers():
     assert not any(worker_alive(pid) for pid in pids)
 
 
+def test_an_optimizer_that_assigns_new_arrays_still_reaches_the_workers():
+    """A student's step may write `p.data = p.data - …` (a new array, not the shared one): the next
+    split step copies it back into the shared block, so every worker reads the new weights."""
+    model, trained = small_model()
+    X, Y = data()
+    rows = np.arange(20)
+    rng = np.random.default_rng(5)
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=20) as split:
+        for p in model.parameters():
+            p.grad = None
+        split.backward(rows)
+        for p in model.parameters():
+            p.data = p.data + rng.normal(0, 0.3, p.data.shape).astype(p.data.dtype)  # a new array each
+        for p in model.parameters():
+            p.grad = None
+        split_loss = split.backward(rows)
+        split_grads = [p.grad.copy() for p in model.parameters()]
+    loss, grads = whole_batch(model, trained, X, Y, rows)
+    assert split_loss == pytest.approx(loss, rel=1e-6)
+    for split_grad, grad in zip(split_grads, grads):
+        np.testing.assert_allclose(split_grad, grad, rtol=1e-4, atol=1e-6)
+
+
+def test_weights_written_in_place_reach_the_workers_at_once():
+    model, trained = small_model()
+    X, Y = data()
+    rows = np.arange(20)
+    with DataParallel(trained, model.parameters(), X, Y, 3, max_rows=20) as split:
+        for p in model.parameters():
+            p.data[...] = np.random.default_rng(7).normal(0, 0.5, p.data.shape)
+        for p in model.parameters():
+            p.grad = None
+        split_loss = split.backward(rows)
+    assert split_loss == pytest.approx(whole_batch(model, trained, X, Y, rows)[0], rel=1e-6)
+
+
+def test_gradients_already_held_are_added_to_as_in_one_process():
+    model, trained = small_model()
+    X, Y = data()
+    rows = np.arange(16)
+    results = []
+    for processes in (1, 2):
+        with DataParallel(trained, model.parameters(), X, Y, processes, max_rows=16) as split:
+            for p in model.parameters():
+                p.grad = np.full(p.data.shape, 0.25, dtype=p.data.dtype)
+            split.backward(rows)
+            results.append([p.grad.copy() for p in model.parameters()])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
+
+
+def test_an_empty_batch_gives_what_one_process_gives():
+    model, trained = small_model()
+    X, Y = data()
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10) as split:
+        for p in model.parameters():
+            p.grad = None
+        assert np.isnan(split.backward(np.arange(0)))
+        assert all(not np.any(p.grad) for p in model.parameters())
+
+
+@pytest.mark.parametrize("rows", [np.ones(5, dtype=bool), np.arange(5.0), np.arange(6).reshape(2, 3)])
+def test_rows_that_are_not_indices_are_refused(rows):
+    model, trained = small_model()
+    X, Y = data()
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10) as split:
+        with pytest.raises(TypeError, match="rows must be a 1-D array of row indices"):
+            split.backward(rows)
+        split.backward(np.arange(4))  # and it still works
+
+
+def test_a_worker_killed_between_steps_is_named():
+    model, trained = small_model()
+    X, Y = data()
+    with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10) as split:
+        split.backward(np.arange(10))
+        pid = split.workers[0].pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while worker_alive(pid) and time.monotonic() < deadline:  # dead (a zombie) before the next step
+            time.sleep(0.01)
+        with pytest.raises(WorkerError, match=rf"worker process {pid} ended .*killed by signal 9"):
+            split.backward(np.arange(10))
+
+
+def test_the_parent_and_a_worker_failing_together_closes_it():
+    model, trained = small_model()
+    X, Y = data()
+    split = DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10)
+    pid = split.workers[0].pid
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(IndexError):
+        split.backward(np.array([10_000, 1, 2, 3]))  # share 0 raises too
+    assert not worker_alive(pid) and split.workers == []
+    with pytest.raises(RuntimeError, match="closed"):
+        split.backward(np.arange(4))
+
+
+def test_a_step_interrupted_while_waiting_is_not_reused(monkeypatch):
+    """Ctrl-C while the parent waits for an answer: the answer is never read, so the next call must
+    not read it as its own; it closes the DataParallel and says why."""
+    model, trained = small_model()
+    X, Y = data()
+    split = DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10)
+    pids = [worker.pid for worker in split.workers]
+    real_read = os.read
+
+    def interrupted_read(fd, size):
+        monkeypatch.setattr(parallel.os, "read", real_read)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel.os, "read", interrupted_read)
+    with pytest.raises(KeyboardInterrupt):
+        split.backward(np.arange(10))
+    with pytest.raises(RuntimeError, match="interrupted before every worker answered"):
+        split.backward(np.arange(10))
+    assert not any(worker_alive(pid) for pid in pids)
+
+
+def test_workers_keep_no_file_of_the_parent_open(tmp_path):
+    """Two DataParallels at once: closing the first ends its worker at once, which it would not if
+    the second's worker held the first's pipe open; nor does a worker hold the parent's files."""
+    model, trained = small_model()
+    X, Y = data()
+    kept = open(tmp_path / "held-by-the-parent", "w")
+    first = DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10)
+    other_model, other_trained = small_model()
+    second = DataParallel(other_trained, other_model.parameters(), X, Y, 2, max_rows=10)
+    for split in (first, second):
+        split.backward(np.arange(10))  # so the worker has closed what it closes
+        worker_files = {os.readlink(f"/proc/{split.workers[0].pid}/fd/{fd}")
+                        for fd in os.listdir(f"/proc/{split.workers[0].pid}/fd")}
+        assert str(tmp_path / "held-by-the-parent") not in worker_files
+        assert len([f for f in worker_files if f.startswith("pipe:")]) == 2
+    started = time.monotonic()
+    first.close()
+    assert time.monotonic() - started < parallel.EXIT_WAIT / 2
+    second.backward(np.arange(10))
+    second.close()
+    kept.close()
+
+
+def test_a_dataparallel_never_closed_stops_its_workers_when_collected():
+    model, trained = small_model()
+    X, Y = data()
+    split = DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10)
+    pid = split.workers[0].pid
+    del split
+    import gc
+    gc.collect()
+    assert not worker_alive(pid)
+
+
 def test_workers_end_when_the_parent_is_killed(tmp_path):
     """A parent killed outright (no close) leaves no worker behind: its pipe closes, the worker exits."""
     script = textwrap.dedent(f"""
@@ -210,6 +364,8 @@ def test_workers_end_when_the_parent_is_killed(tmp_path):
         time.sleep(60)
     """)
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([process.stdout], [], [], 60)
+    assert ready, "the script printed no worker pids in 60 s"
     pids = [int(pid) for pid in process.stdout.readline().split()]
     assert len(pids) == 2 and all(worker_alive(pid) for pid in pids)
     process.kill()
@@ -236,6 +392,26 @@ def test_default_is_two_processes_only_with_a_second_core(monkeypatch):
     assert parallel.default_processes() == 1
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 8)
     assert parallel.default_processes() == (2 if sys.platform.startswith("linux") else 1)
+
+
+def test_a_cgroup_quota_of_one_cpu_counts_as_one(monkeypatch):
+    """A container may see every core in its affinity mask and be allowed the time of one."""
+    assert parallel.parse_quota("max", "100000") is None
+    assert parallel.parse_quota("-1", "100000") is None
+    assert parallel.parse_quota("150000", "100000") == 1.5
+    monkeypatch.setattr(parallel, "_cgroup_quota", lambda: 1.5)
+    assert parallel.usable_cpus() == 1
+    monkeypatch.setattr(parallel, "_cgroup_quota", lambda: 0.5)
+    assert parallel.usable_cpus() == 1
+    monkeypatch.setattr(parallel, "_cgroup_quota", lambda: None)
+    assert parallel.usable_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_the_checkpoint_records_the_processes_a_run_used(tmp_path):
+    from attention.checkpoint import load_checkpoint
+    settings = dict(task="reverse", epochs=1, batch_size=50, train_size=200, held_out_size=50)
+    train(TrainConfig(**settings), str(tmp_path), log=lambda line: None, progress=False)
+    assert load_checkpoint(str(tmp_path))[3]["train"]["processes"] == parallel.default_processes()
 
 
 def test_training_on_two_processes_learns_as_on_one():
