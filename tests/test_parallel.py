@@ -421,3 +421,33 @@ def test_training_on_two_processes_learns_as_on_one():
     two = train(TrainConfig(**settings, processes=2), None, log=lambda line: None, progress=False)
     np.testing.assert_allclose([e["loss"] for e in two["epochs"]], [e["loss"] for e in one["epochs"]], rtol=2e-3)
     assert two["epochs"][-1]["per_position"] == pytest.approx(one["epochs"][-1]["per_position"], abs=0.03)
+
+
+def test_ctrl_c_to_the_whole_group_keeps_the_checkpoint_and_leaves_no_worker(tmp_path):
+    """A terminal's Ctrl-C signals the foreground process group, the workers too: they ignore it,
+    the parent stops as one process does (exit 130, the last good checkpoint kept, no traceback),
+    and no worker outlives it."""
+    from attention.checkpoint import load_checkpoint
+    out = str(tmp_path / "run")
+    command = [sys.executable, "-m", "attention", "train", "--task", "reverse", "--train-size", "300",
+               "--epochs", "1000", "--processes", "3", "--no-progress", "--quiet", "--out", out]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.Popen(command, env=dict(os.environ, PYTHONPATH=root), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.path.join(out, "model.npz")):  # its first epoch is saved
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+            time.sleep(0.05)
+        with open(f"/proc/{run.pid}/task/{run.pid}/children") as children:
+            workers = [int(pid) for pid in children.read().split()]
+        assert len(workers) == 2 and all(worker_alive(pid) for pid in workers)
+    finally:
+        os.killpg(run.pid, signal.SIGINT)
+        out_text, err_text = run.communicate(timeout=120)
+    assert run.returncode == 130, err_text
+    assert "Traceback" not in out_text + err_text, err_text
+    assert "the last good checkpoint" in out_text
+    assert not any(worker_alive(pid) for pid in workers)
+    load_checkpoint(out)
