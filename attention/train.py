@@ -194,27 +194,12 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     best = previous["metrics"] if previous else None  # the metrics of the model the checkpoint holds
     kept = "the model it held before" if previous else None  # which model that is, in words
     started = time.perf_counter()
-    batches = range(0, len(X), config.batch_size)
     config = replace(config, processes=config.processes or default_processes())  # the checkpoint says which
     try:
         with DataParallel(trained, model.parameters(), X, Y, config.processes, config.batch_size) as data_parallel:
             for epoch in range(1, config.epochs + 1):
-                order = rng.permutation(len(X))
-                bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress) if tqdm else batches
-                losses = []
-                for step, start in enumerate(bar, 1):
-                    optimizer.zero_grad()
-                    loss = data_parallel.backward(order[start:start + config.batch_size])  # forward, loss, backward
-                    if not math.isfinite(loss):
-                        raise _Diverged(f"in epoch {epoch}, step {step}, the loss became {loss}")
-                    broken = _non_finite_gradient(model)
-                    if broken:
-                        raise _Diverged(f"in epoch {epoch}, step {step}, the gradient of {broken} became "
-                                        "NaN or infinite")
-                    optimizer.step()
-                    losses.append(loss)
-                    if tqdm and progress:  # drawn at tqdm's own pace: a redraw at every step costs 80 µs
-                        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                losses = _steps(data_parallel, optimizer, model, rng.permutation(len(X)), config.batch_size,
+                                epoch, progress)
                 metrics = evaluate(twin, X_held, Y_held)
                 if not math.isfinite(metrics["sharpness"]):
                     raise _Diverged(f"after epoch {epoch}, the held-out predictions became NaN")
@@ -255,6 +240,27 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
             f"{best['exact_match']:.2%}), so it is kept; train into another --out to keep this run's model")
     history["best_epoch"] = best["epoch"] if best and history["saved"] else None
     return history
+
+
+def _steps(data_parallel: DataParallel, optimizer, model, order: np.ndarray, batch_size: int, epoch: int,
+           progress: bool) -> list[float]:
+    """One epoch's Adam steps over the batches of `order`; their losses."""
+    batches = range(0, len(order), batch_size)
+    bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress) if tqdm else batches
+    losses = []
+    for step, start in enumerate(bar, 1):
+        optimizer.zero_grad()
+        loss = data_parallel.backward(order[start:start + batch_size])  # forward, loss and backward
+        if not math.isfinite(loss):
+            raise _Diverged(f"in epoch {epoch}, step {step}, the loss became {loss}")
+        broken = _non_finite_gradient(model)
+        if broken:
+            raise _Diverged(f"in epoch {epoch}, step {step}, the gradient of {broken} became NaN or infinite")
+        optimizer.step()
+        losses.append(loss)
+        if tqdm and progress:  # drawn at tqdm's own pace: a redraw at every step costs 80 µs
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+    return losses
 
 
 def _non_finite_gradient(model) -> str | None:
