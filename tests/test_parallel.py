@@ -42,6 +42,15 @@ def whole_batch(model, trained, X, Y, rows):
     return loss.item(), [p.grad.copy() for p in model.parameters()]
 
 
+def assert_split_gives(split, model, rows, loss, grads) -> None:
+    """split.backward(rows), from no gradients, gives the whole batch's `loss` and `grads` (to rounding)."""
+    for p in model.parameters():
+        p.grad = None
+    assert split.backward(rows) == pytest.approx(loss, rel=1e-6)
+    for p, grad in zip(model.parameters(), grads):
+        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+
+
 def worker_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie nobody has reaped yet counts as ended)."""
     try:
@@ -60,13 +69,8 @@ def test_split_batch_gives_the_batch_loss_and_gradient(processes, rows, composed
     batch = np.arange(rows)[::-1] * 2 % len(X)  # not in order: each share reads its own rows
     loss, grads = whole_batch(model, trained, X, Y, batch)
     with DataParallel(trained, model.parameters(), X, Y, processes, max_rows=rows) as split:
-        for p in model.parameters():
-            p.grad = None
-        split_loss = split.backward(batch)
         assert len(split.workers) == processes - 1
-    assert split_loss == pytest.approx(loss, rel=1e-6)
-    for p, grad in zip(model.parameters(), grads):
-        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+        assert_split_gives(split, model, batch, loss, grads)
 
 
 @pytest.mark.parametrize("cell, score", [("gru", "dlai"), ("rnn", "bahdanau")])
@@ -76,11 +80,7 @@ def test_other_cells_and_scores_split_alike(cell, score):
     rows = np.arange(30)
     loss, grads = whole_batch(model, trained, X, Y, rows)
     with DataParallel(trained, model.parameters(), X, Y, 2, max_rows=30) as split:
-        for p in model.parameters():
-            p.grad = None
-        assert split.backward(rows) == pytest.approx(loss, rel=1e-6)
-    for p, grad in zip(model.parameters(), grads):
-        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+        assert_split_gives(split, model, rows, loss, grads)
 
 
 def test_workers_read_the_parameters_the_optimizer_wrote():
@@ -160,11 +160,7 @@ def test_a_failing_share_of_the_parent_leaves_the_workers_in_step():
     with DataParallel(trained, model.parameters(), X, Y, 3, max_rows=12) as split:
         with pytest.raises(IndexError):
             split.backward(np.array([10_000] + list(range(11))))  # the first row is the parent's
-        for p in model.parameters():
-            p.grad = None
-        assert split.backward(rows) == pytest.approx(loss, rel=1e-6)
-    for p, grad in zip(model.parameters(), grads):
-        np.testing.assert_allclose(p.grad, grad, rtol=1e-4, atol=1e-6)
+        assert_split_gives(split, model, rows, loss, grads)
 
 
 def test_more_rows_than_it_was_made_for_are_refused():
@@ -208,14 +204,8 @@ def test_an_optimizer_that_assigns_new_arrays_still_reaches_the_workers():
         split.backward(rows)
         for p in model.parameters():
             p.data = p.data + rng.normal(0, 0.3, p.data.shape).astype(p.data.dtype)  # a new array each
-        for p in model.parameters():
-            p.grad = None
-        split_loss = split.backward(rows)
-        split_grads = [p.grad.copy() for p in model.parameters()]
-    loss, grads = whole_batch(model, trained, X, Y, rows)
-    assert split_loss == pytest.approx(loss, rel=1e-6)
-    for split_grad, grad in zip(split_grads, grads):
-        np.testing.assert_allclose(split_grad, grad, rtol=1e-4, atol=1e-6)
+        loss, grads = whole_batch(model, trained, X, Y, rows)
+        assert_split_gives(split, model, rows, loss, grads)
 
 
 def test_weights_written_in_place_reach_the_workers_at_once():
