@@ -87,6 +87,8 @@ def command_train(args) -> int:
     history = train(config, args.out, progress=not args.no_progress)
     if history["interrupted"]:
         return 130
+    if history["failed"]:  # a worker process failed: train said so, and where the checkpoint is
+        return 1
     if not history["saved"]:  # it diverged, or never beat the model already there: train said why
         return 1
     if config.task in ("dates", "dlai-dates") and not args.quiet:
@@ -291,7 +293,7 @@ def parser() -> argparse.ArgumentParser:
                         "default the fast twin trains the same parameters with fewer nodes (attention/fast.py)")
     p.add_argument("--processes", type=int, metavar="N",
                    help="split each batch over N processes (default: 2 on a machine with two or more cores, "
-                        "else 1); 1 on a machine busy with other work")
+                        "else 1); 1 is faster on a machine busy with other work")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")

@@ -24,8 +24,9 @@ How, with nothing pickled:
     whether each parameter got one;
   - the parent writes each worker's rows and wakes it through a pipe (8 bytes: the row count),
     computes share 0, waits for each worker's one-byte answer and adds its gradients in.
-Workers are forked (Linux and other POSIX systems): they inherit the model and the data as they
-are when `DataParallel` is made; later changes other than to the parameters' values (hooks,
+Workers are forked (Linux and other POSIX systems), and only from a program running no other
+thread (`fork_hazard`; a Ctrl-C arriving meanwhile is held until the workers are made). They
+inherit the model and the data as they are when `DataParallel` is made; later changes other than to the parameters' values (hooks,
 anomaly mode, a new module) do not reach them. An optimizer that assigns `p.data = …` instead of
 writing into the array is caught at the next step, whose values are copied back into the shared
 memory. A worker keeps no file of the parent's open but its two pipes, ignores Ctrl-C (the
@@ -42,6 +43,7 @@ import sys
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -92,8 +94,40 @@ def parse_quota(quota: str, period: str) -> float | None:
 
 
 def default_processes() -> int:
-    """2 where a second core is free to take half the batch and workers can be forked (Linux), else 1."""
-    return 2 if sys.platform.startswith("linux") and usable_cpus() >= 2 else 1
+    """2 where a second core is free to take half the batch and workers can be forked safely (Linux, and
+    no other thread running: see `fork_hazard`), else 1."""
+    return 2 if sys.platform.startswith("linux") and usable_cpus() >= 2 and not fork_hazard() else 1
+
+
+def fork_hazard() -> str | None:
+    """Why forking here could hang the worker, or None: a fork copies only the thread that calls it, so
+    a lock another thread holds at that moment (OpenBLAS's, in a product) stays locked in the child."""
+    others = sum(1 for thread in threading.enumerate()
+                 if thread is not threading.current_thread() and not _redraws_bars_only(thread))
+    if others:
+        return f"this program runs {others} other thread{'s' if others > 1 else ''}"
+    if threading.current_thread() is not threading.main_thread():
+        return "it runs outside the main thread"
+    return None
+
+
+def _redraws_bars_only(thread: threading.Thread) -> bool:
+    """tqdm's monitor thread (it outlives train's progress bars): it takes tqdm's locks, never numpy's."""
+    return type(thread).__name__ == "TMonitor" and type(thread).__module__.startswith("tqdm")
+
+
+@contextmanager
+def _interrupts_held():
+    """Ctrl-C in the block is delivered after it: one arriving inside os.fork is raised in the parent's
+    after-fork hooks, where Python only prints it ("Exception ignored") and the run goes on."""
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _aligned(nbytes: int) -> int:
@@ -130,18 +164,28 @@ def _stop(workers: list) -> None:
                 except OSError:
                     pass
         deadline = time.monotonic() + EXIT_WAIT
-        for worker in workers:
-            while worker.pid is not None and _reap(worker, block=False) is None:
-                if time.monotonic() > deadline:
-                    try:
-                        os.kill(worker.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    _reap(worker, block=True)
-                else:
-                    time.sleep(0.005)
+        try:
+            for worker in workers:
+                while worker.pid is not None and _reap(worker, block=False) is None:
+                    if time.monotonic() > deadline:
+                        _kill(worker)
+                    else:
+                        time.sleep(0.005)
+        except KeyboardInterrupt:  # no more waiting: end them now, then pass the interrupt on
+            for worker in workers:
+                if worker.pid is not None:
+                    _kill(worker)
+            raise
     finally:
         workers.clear()
+
+
+def _kill(worker: _Worker) -> None:
+    try:
+        os.kill(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(worker, block=True)
 
 
 class DataParallel:
@@ -160,6 +204,11 @@ class DataParallel:
         if processes > 1 and not hasattr(os, "fork"):
             raise ValueError(f"DataParallel: processes={processes} needs os.fork, which {sys.platform} "
                              "does not have; use processes=1")
+        hazard = fork_hazard() if processes > 1 else None
+        if hazard:
+            raise ValueError(f"DataParallel: processes={processes} forks workers, and {hazard}: a lock held "
+                             "by another thread when a worker is forked stays locked in it, which can hang it; "
+                             "use processes=1 here (train's default does)")
         self.model, self.X, self.Y, self.max_rows = model, X, Y, max_rows
         self.parameters = list(parameters)
         self.workers: list[_Worker] = []
@@ -169,7 +218,8 @@ class DataParallel:
         self._stop_workers = weakref.finalize(self, _stop, self.workers)  # also if never closed
         if processes > 1:
             try:
-                self._start(processes - 1, max_rows)
+                with _interrupts_held():
+                    self._start(processes - 1, max_rows)
             except BaseException:
                 self.close()
                 raise
@@ -332,7 +382,7 @@ class DataParallel:
             return None
         if answer == b"\x01":
             text = b"".join(iter(lambda: os.read(worker.answers, 65536), b"")).decode("utf-8", "replace")
-            return (f"worker process {worker.pid} (one of {len(self.workers)}) failed on its share of the batch: "
+            return (f"worker process {worker.pid} (one of {len(self.workers)} workers) failed on its share of the batch: "
                     f"{text}; run with processes=1 (train --processes 1) to see it in this process")
         return self._ended(worker)
 

@@ -31,7 +31,7 @@ from attention.config import check, setting
 from attention.data import TASKS, get_task
 from attention.data.dates import FIRST_DATE
 from attention.fast import fast
-from attention.parallel import DataParallel, default_processes
+from attention.parallel import DataParallel, WorkerError, default_processes
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 from minigrad.collector import rare_collections
 from minigrad.heap import kept_heap
@@ -136,7 +136,8 @@ def train(config: TrainConfig, out_dir: str | None, log=print, progress: bool = 
     The checkpoint in `out_dir` is the best held-out epoch so far, counting the model the
     directory already held (a later epoch replaces it when it is at least as good), so neither
     a late blow-up nor a worse run overwrites a good model. `out_dir` is locked for the run.
-    `history["diverged"]` says why a run whose loss or gradients stopped being finite ended.
+    `history["diverged"]` says why a run whose loss or gradients stopped being finite ended, and
+    `history["failed"]` why one ended when a worker process failed (attention/parallel.py).
     """
     if out_dir is None:
         return _train(config, None, None, log, progress)
@@ -190,7 +191,7 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     trained = model if config.composed else twin
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
-    history = {"epochs": [], "interrupted": False, "diverged": None, "saved": False}
+    history = {"epochs": [], "interrupted": False, "diverged": None, "failed": None, "saved": False}
     best = previous["metrics"] if previous else None  # the metrics of the model the checkpoint holds
     kept = "the model it held before" if previous else None  # which model that is, in words
     started = time.perf_counter()
@@ -235,7 +236,13 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
             + f"Try a smaller --lr (this run used {config.lr:g}; the default is {TrainConfig.lr}) "
               "or another --seed.")
         log(history["diverged"])
-    if out_dir and previous and not history["saved"] and not history["diverged"] and not history["interrupted"]:
+    except WorkerError as error:
+        history["failed"] = (f"training stopped: {error}. "
+                             + (f"The checkpoint in {out_dir} keeps {kept}." if out_dir and best
+                                else "No checkpoint was written."))
+        log(history["failed"])
+    if out_dir and previous and not history["saved"] and not any(history[k] for k in ("diverged", "failed",
+                                                                                     "interrupted")):
         log(f"no epoch of this run reached the model {out_dir} held before (held-out exact "
             f"{best['exact_match']:.2%}), so it is kept; train into another --out to keep this run's model")
     history["best_epoch"] = best["epoch"] if best and history["saved"] else None

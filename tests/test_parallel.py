@@ -441,3 +441,85 @@ def test_ctrl_c_to_the_whole_group_keeps_the_checkpoint_and_leaves_no_worker(tmp
     assert "the last good checkpoint" in out_text
     assert not any(worker_alive(pid) for pid in workers)
     load_checkpoint(out)
+
+
+def test_in_a_program_with_other_threads_train_does_not_fork():
+    """A fork copies only its own thread: a lock another thread holds then (OpenBLAS's, mid-product)
+    stays locked in the worker, which hung two trainings in two threads about one run in six."""
+    import threading
+    found, refused = [], []
+
+    def in_a_thread():
+        found.append(parallel.default_processes())
+        model, trained = small_model()
+        X, Y = data()
+        try:
+            DataParallel(trained, model.parameters(), X, Y, 2, max_rows=10)
+        except ValueError as error:
+            refused.append(str(error))
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    assert found == [1]
+    assert len(refused) == 1 and "other thread" in refused[0] and "use processes=1" in refused[0]
+
+
+def test_ctrl_c_during_a_fork_is_not_lost(monkeypatch):
+    """Ctrl-C inside os.fork would be raised in the parent's after-fork hooks, where Python only prints
+    it and goes on; it is held until the workers are made, then raised, and they are stopped."""
+    model, trained = small_model()
+    X, Y = data()
+    real_fork, pids = os.fork, []
+
+    def fork_while_interrupted():
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the fork is under way
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", fork_while_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10)
+    monkeypatch.undo()
+    assert len(pids) == 2 and not any(worker_alive(pid) for pid in pids)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_worker_failing_mid_run_ends_train_with_one_line_and_the_checkpoint_kept(tmp_path, monkeypatch, capsys):
+    """Exit 1 and a sentence naming the worker and where the last good model is, not a traceback."""
+    from attention.__main__ import main
+    from attention.checkpoint import load_checkpoint
+    parent, share = os.getpid(), parallel.DataParallel._share
+    calls = []
+
+    def failing_in_the_worker(self, rows):
+        if os.getpid() != parent:
+            calls.append(1)
+            if len(calls) == 6:  # the worker's sixth share: in epoch 2 (4 steps an epoch)
+                raise MemoryError("no room for the share")
+        return share(self, rows)
+
+    monkeypatch.setattr(parallel.DataParallel, "_share", failing_in_the_worker)
+    out = str(tmp_path / "run")
+    code = main(["train", "--task", "reverse", "--train-size", "200", "--batch-size", "50", "--epochs", "3",
+                 "--processes", "2", "--no-progress", "--quiet", "--out", out])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in printed.out + printed.err
+    assert "training stopped: worker process" in printed.out and "MemoryError: no room for the share" in printed.out
+    assert f"The checkpoint in {out} keeps epoch 1." in printed.out
+    assert load_checkpoint(out)[3]["metrics"]["epoch"] == 1
+
+
+def test_tqdm_s_monitor_thread_is_no_hazard():
+    """train's progress bars leave tqdm's monitor thread running; it never calls numpy, so the next
+    training in the same process still forks."""
+    import io
+    import threading
+    tqdm = pytest.importorskip("tqdm")
+    for _ in tqdm.tqdm(range(3), file=io.StringIO()):
+        pass
+    assert any(type(thread).__name__ == "TMonitor" for thread in threading.enumerate())
+    assert parallel.fork_hazard() is None

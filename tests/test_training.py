@@ -40,8 +40,8 @@ def test_reversal_reaches_high_accuracy_in_seconds(tmp_path):
 def test_two_trainings_in_two_threads_each_train_as_alone():
     """Grad mode is per thread: one training's held-out evaluation (under no_grad) does not stop
     the other's steps from recording. Before, the second thread's backward failed with a GradError."""
-    configs = [quick_config(epochs=2, target_exact=None, seed=seed, composed=composed)
-               for seed, composed in ((1, False), (2, True))]
+    configs = [quick_config(epochs=2, target_exact=None, seed=seed, composed=composed, processes=1)
+               for seed, composed in ((1, False), (2, True))]  # one process, as train in a thread has
     with blas_threads():  # one BLAS thread: the same sums whether or not another training calls BLAS
         alone = [train(config, None, log=lambda line: None, progress=False) for config in configs]
         together, errors = _trained_in_two_threads(configs)
