@@ -51,7 +51,6 @@ import minigrad as mg
 
 ALIGN = 64  # bytes: every array of the shared block starts on a cache line of its own
 EXIT_WAIT = 5.0  # seconds a worker has to finish its share and exit once the parent closes
-_FORKING = threading.Lock()  # one fork at a time: no worker is forked holding another's half-made pipes
 
 
 class WorkerError(RuntimeError):
@@ -68,21 +67,15 @@ def usable_cpus() -> int:
     return max(1, min(cpus, int(quota))) if quota is not None else cpus
 
 
-def _cgroup_quota() -> float | None:
-    """CPUs' worth of time the cgroup may use (cgroup v2's cpu.max, v1's cfs quota), None if unlimited."""
-    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda text: text.split()),
-                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+def _cgroup_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs' worth of time the cgroup may use (cgroup v2's cpu.max, v1's cfs quota and period), None if
+    unlimited or unreadable."""
+    for files in (("cpu.max",), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
         try:
-            with open(path) as file:
-                text = file.read()
-            if parse:
-                quota, period = parse(text)[:2]
-            else:
-                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as file:
-                    quota, period = text.strip(), file.read().strip()
-        except (OSError, ValueError):
+            fields = [field for name in files for field in open(os.path.join(root, name)).read().split()]
+            return parse_quota(*fields[:2])
+        except (OSError, ValueError, TypeError):
             continue
-        return parse_quota(quota, period)
     return None
 
 
@@ -255,23 +248,22 @@ class DataParallel:
         return np.frombuffer(self._memory, dtype=dtype, count=count, offset=offset).reshape(shape)
 
     def _fork(self, worker: _Worker) -> None:
-        with _FORKING:
-            commands_read, commands_write = os.pipe()
-            answers_read, answers_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker: it never returns into the caller's code
-                status = 1
-                try:
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                    low, high = sorted((commands_read, answers_write))
-                    os.closerange(3, low)  # every other file of the parent's: pipes, the training lock
-                    os.closerange(low + 1, high)
-                    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
-                    status = self._serve(worker, commands_read, answers_write)
-                finally:
-                    os._exit(status)
-            os.close(commands_read)
-            os.close(answers_write)
+        commands_read, commands_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        pid = os.fork()  # no other thread runs (fork_hazard), so none holds a lock the worker needs
+        if pid == 0:  # the worker: it never returns into the caller's code
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                low, high = sorted((commands_read, answers_write))
+                os.closerange(3, low)  # every other file of the parent's: other workers' pipes, the training lock
+                os.closerange(low + 1, high)
+                os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+                status = self._serve(worker, commands_read, answers_write)
+            finally:
+                os._exit(status)
+        os.close(commands_read)
+        os.close(answers_write)
         worker.pid, worker.commands, worker.answers = pid, commands_write, answers_read
         self.workers.append(worker)
 
@@ -295,11 +287,12 @@ class DataParallel:
                 return 1
             os.write(answers, b"\x00")
 
-    def _share(self, rows: np.ndarray) -> float:
-        """The mean loss on these rows, its gradient added into the parameters' `.grad`."""
+    def _share(self, rows: np.ndarray, weight: float = 1.0) -> float:
+        """The mean loss L on these rows; the gradient of weight · L is added into the parameters' `.grad`
+        (backward seeded with the weight, so what they held is not scaled with it)."""
         logits, *_ = self.model(self.X[rows])
         loss = mg.cross_entropy(logits, self.Y[rows])
-        loss.backward()
+        loss.backward(None if weight == 1 else np.asarray(weight, dtype=loss.dtype))
         return loss.item()
 
     def backward(self, rows) -> float:
@@ -320,9 +313,6 @@ class DataParallel:
         if not self.workers or not len(rows):
             return self._share(rows)
         self._reshare()
-        held = [p.grad for p in self.parameters]
-        for p in self.parameters:
-            p.grad = None
         n, shares = len(rows), np.array_split(rows, len(self.workers) + 1)
         busy, failures = [], []
         self._stepping = True
@@ -337,7 +327,7 @@ class DataParallel:
                         continue
                     busy.append((worker, len(share) / n))
             own = len(shares[0]) / n
-            loss = self._share(shares[0]) * own
+            loss = self._share(shares[0], own) * own
         finally:  # also when share 0 raises: every answer is read, so the pipes stay in step
             failures += [failure for failure in map(self._wait, [worker for worker, _ in busy]) if failure]
             self._stepping = False
@@ -345,10 +335,6 @@ class DataParallel:
                 self.close()
         if failures:
             raise WorkerError(failures[0])
-        if own != 1:
-            for p in self.parameters:
-                if p.grad is not None:
-                    p.grad *= own
         for worker, weight in busy:
             loss += float(worker.loss[0]) * weight
             for p, grad, has_grad in zip(self.parameters, worker.grads, worker.has_grad):
@@ -357,12 +343,6 @@ class DataParallel:
                         p.grad = grad * weight
                     else:
                         p.grad += grad * weight
-        for p, grad in zip(self.parameters, held):
-            if grad is not None:
-                if p.grad is None:
-                    p.grad = grad
-                else:
-                    p.grad += grad
         return loss
 
     def _reshare(self) -> None:
