@@ -29,7 +29,6 @@ from attention.data import TASKS
 from attention.data.spellings import clean as clean_date
 from attention.decode import DEFAULT_MIN_CONFIDENCE, check_min_confidence, flag_rates, translate, task_class
 from attention.fast import fast
-from attention.parallel import default_processes
 from attention.plot import draw_decoder_step
 from attention.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, train
 from minigrad.threads import blas_threads
@@ -80,7 +79,7 @@ def command_train(args) -> int:
                              composed=args.composed, last_date=args.last_date, processes=args.processes)
     except ValueError as error:  # the config checks its own settings
         raise option_error(error) from None
-    processes = config.processes or default_processes()
+    processes = config.process_count()
     print(f"training {config.cell} encoder–decoder with {config.score} attention on {config.task}: "
           f"{config.train_size} pairs, {config.epochs} epochs, seed {config.seed}, "
           f"{processes} process{'es' if processes > 1 else ''} → {args.out}")

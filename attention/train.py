@@ -62,6 +62,10 @@ class TrainConfig:
     processes: int | None = setting(int, None, low=1, high=256, optional=True)  # the batch split over; None: 2 on 2+ cores
     last_date: str | None = setting(str, None, optional=True)  # dlai-dates: the latest date drawn (ISO); None = today
 
+    def process_count(self) -> int:
+        """The processes each batch is split over: `processes`, or attention.parallel's default."""
+        return self.processes or default_processes()
+
     def __post_init__(self):
         check(self)
         if self.last_date is not None:
@@ -195,7 +199,7 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     best = previous["metrics"] if previous else None  # the metrics of the model the checkpoint holds
     kept = "the model it held before" if previous else None  # which model that is, in words
     started = time.perf_counter()
-    config = replace(config, processes=config.processes or default_processes())  # the checkpoint says which
+    config = replace(config, processes=config.process_count())  # so the checkpoint says how many
     try:
         with DataParallel(trained, model.parameters(), X, Y, config.processes, config.batch_size) as data_parallel:
             for epoch in range(1, config.epochs + 1):

@@ -156,7 +156,6 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
     """Train the two models, write their heatmaps, the decoder-step graph and heatmaps.json."""
     from attention.__main__ import DEMO_DATES, encode_inputs, translate_texts
     from attention.decode import task_class
-    from attention.parallel import default_processes
     from attention.plot import attention_heatmap, draw_decoder_step
     from attention.train import TrainConfig, attention_sharpness, load_checkpoint, train
 
@@ -180,7 +179,7 @@ def trained_figures(out: Path, fast: bool, log=print) -> dict:
             graph.write_text(renumbered(graph.read_text(encoding="utf-8")), encoding="utf-8")
         record["runs"][name] = {
             "command": run["command"], "config": dataclasses.asdict(config),
-            "processes": config.processes or default_processes(),  # the batch split over (attention/parallel.py)
+            "processes": config.process_count(),  # the batch split over (attention/parallel.py)
             "epochs": [{k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()
                         if k != "seconds"} for epoch in history["epochs"]],
             "translation": outputs[0],
