@@ -291,8 +291,9 @@ def parser() -> argparse.ArgumentParser:
                    help="train the teaching model, every gate, e, α and c a node of the graph (slower); by "
                         "default the fast twin trains the same parameters with fewer nodes (attention/fast.py)")
     p.add_argument("--processes", type=int, metavar="N",
-                   help="split each batch over N processes (default: 2 on a machine with two or more cores, "
-                        "else 1); 1 is faster on a machine busy with other work")
+                   help="split each step over N processes (default: 2 on a machine with two or more cores, "
+                        "else 1): the batch's rows, or with --composed and 2 the encoder's two directions "
+                        "and the decoder's rows; 1 is faster on a machine busy with other work")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--quiet", action="store_true", help="skip the demo translations and pictures")
     p.add_argument("--out", default="runs/dates")

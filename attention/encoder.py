@@ -24,18 +24,6 @@ class BidirectionalEncoder(Module):
         self.forward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
         self.backward_cell = make_cell(cell, input_size, hidden_size, rng=rng, dtype=dtype)
 
-    def run(self, cell, projected: Tensor, reverse: bool) -> list:
-        """The cell's output h at every step, in input order, reading right to left if `reverse`;
-        `projected` is time-major, (Tx, B, G·H)."""
-        steps = range(projected.shape[0])
-        state = cell.initial_state(projected.shape[1])
-        outputs = {}
-        for t in (reversed(steps) if reverse else steps):
-            with mg.scope("backward" if reverse else "forward", step=t + 1):
-                state = cell.step(projected[t], state)
-            outputs[t] = state[0]
-        return [outputs[t] for t in steps]
-
     def forward(self, x) -> Tensor:
         array, width = np.asarray(getattr(x, "data", x)), self.forward_cell.input_size
         shape = array.shape
@@ -44,11 +32,25 @@ class BidirectionalEncoder(Module):
                              f"inputs, not shape {shape} of {array.dtype}")
         with mg.scope("encoder"):
             time_major = to_time_major(x)
-            forward_h = self.run(self.forward_cell, self.forward_cell.input_projection(time_major), reverse=False)
-            backward_h = self.run(self.backward_cell, self.backward_cell.input_projection(time_major), reverse=True)
             states = [mg.concat([f, b], axis=-1).named(f"a<{t + 1}>")
-                      for t, (f, b) in enumerate(zip(forward_h, backward_h))]
+                      for t, (f, b) in enumerate(zip(self.direction(time_major, reverse=False),
+                                                     self.direction(time_major, reverse=True)))]
             return mg.stack(states, axis=1).named("a")
+
+    def direction(self, time_major, reverse: bool) -> list:
+        """One direction's state h at every step, in input order, from the input made time-major
+        (`to_time_major`): the forward cell's, read left to right, or if `reverse` the backward cell's,
+        read right to left."""
+        cell = self.backward_cell if reverse else self.forward_cell
+        projected = cell.input_projection(time_major)  # (Tx, B, G·H)
+        steps = range(projected.shape[0])
+        state = cell.initial_state(projected.shape[1])
+        outputs = {}
+        for t in (reversed(steps) if reverse else steps):
+            with mg.scope("backward" if reverse else "forward", step=t + 1):
+                state = cell.step(projected[t], state)
+            outputs[t] = state[0]
+        return [outputs[t] for t in steps]
 
 
 def to_time_major(x):

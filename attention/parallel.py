@@ -1,43 +1,59 @@
-"""Data-parallel training steps: a batch's rows split over processes, each computing the gradient of
-its share with the same parameters, the parent summing them (what PyTorch's DistributedDataParallel
-does with its all-reduce, here on one machine through shared memory).
+"""Training steps split over processes: a batch's rows (DataParallel), or the composed model's step
+(ComposedParallel). Either way the parent ends the step holding the batch's mean loss and its
+gradient, as one process would, to float rounding.
 
-Why: a training step of the fast twin is a long chain of numpy calls on small arrays, which one
-core runs one after another. A second BLAS thread buys nothing on products this small
-(minigrad/threads.py); a second process does, with an interpreter and a core of its own. Half
-a batch costs more than half a step (the count of numpy calls does not halve), so two processes
-shorten a step by about a quarter on a quiet machine and lengthen it beside other work
-(bench/bench_processes.py, bench/bench_train.py --run minigrad-train; docs/performance.md).
+Why: a training step here is a long chain of numpy calls on small arrays, which one core runs one
+after another. A second BLAS thread buys nothing on products this small (minigrad/threads.py); a
+second process does, with an interpreter and a core of its own. Beside other work it costs more
+than it gains (bench/bench_processes.py; docs/performance.md).
 
-A step with shares of n_0, …, n_{P-1} rows (n in all), L_k the mean loss over share k:
-    L = Σ_k (n_k / n) L_k,   ∇L = Σ_k (n_k / n) ∇L_k
-which are the batch's mean loss and its gradient, to float rounding (the sums over the batch are
-taken in another order, and over many steps a run then takes another route). Share 0 is the
-parent's own; `processes` fixes the split, so a seed gives the same run every time with the same
-`processes`. A `.grad` the parameters already hold is added to, as one process's backward does.
+DataParallel, for the fast twin: shares of n_0, …, n_{P-1} rows (n in all), L_k the mean loss over
+share k,
+    L = Σ_k (n_k / n) L_k,   ∇L = Σ_k (n_k / n) ∇L_k.
+Share 0 is the parent's own. Half a batch costs more than half a step (the count of numpy calls
+does not halve), so two processes shorten a twin's step by about a quarter on a quiet machine.
+
+ComposedParallel, for the composed model on two processes: its encoder is two chains of small
+nodes, whose Python costs the same whatever the rows, so halving its rows saves little. Its two
+directions do not depend on each other, so each process runs one; its decoder's nodes are larger
+(every attention step is (B, Tx, ·)), so it is split by rows as above. The graph is cut at
+a = [F; B], F and B the directions' states, (B, Tx, n_a) each:
+    FORWARD   worker: B = (h_b<1>, …, h_b<Tx>)        parent: F = (h_f<1>, …, h_f<Tx>)
+    DECODE    each decodes its rows (the parent the first half) from a = [F; B] as two leaves,
+              its loss's backward seeded with its weight n_k / n: its share of the gradients of
+              the attention, the post-attention cell and the output layer, and ∂L/∂F, ∂L/∂B of
+              its rows; the two swap the halves the other needs
+    BACKWARD  worker: backward through B from ∂L/∂B    parent: backward through F from ∂L/∂F
+which is the chain rule at the cut: the gradient of the whole graph.
+
+The split fixes the order of the sums, so a seed gives the same run every time with the same
+`processes`; a run with another count takes another route (rounding). A `.grad` the parameters
+already hold is added to, as one process's backward does.
 
 How, with nothing pickled:
-  - the parameters' arrays move into memory shared with the workers (an anonymous shared mapping,
-    made before the workers are forked), so what the optimizer writes into them in the parent is
-    what every worker reads at its next share;
-  - each worker has a block of that memory of its own: its rows, its loss, its gradients, and
-    whether each parameter got one;
-  - the parent writes each worker's rows and wakes it through a pipe (8 bytes: the row count),
-    computes share 0, waits for each worker's one-byte answer and adds its gradients in.
+  - the parameters a worker reads move into memory shared with the workers (an anonymous shared
+    mapping, made before the workers are forked), so what the optimizer writes into them in the
+    parent is what every worker reads next;
+  - each worker has a block of that memory of its own: its rows, its gradients and whether each
+    parameter got one, a share's loss, and for ComposedParallel the halves of F, B and their
+    gradients that the two swap;
+  - the parent writes a worker's rows and wakes it through a pipe (8 bytes: the row count, or
+    DECODE or BACKWARD), works meanwhile, and waits for the worker's one-byte answer.
 Workers are forked (Linux and other POSIX systems), and only from a program running no other
 thread (`fork_hazard`; a Ctrl-C arriving meanwhile is held until the workers are made). They
-inherit the model and the data as they are when `DataParallel` is made; later changes other than to the parameters' values (hooks,
-anomaly mode, a new module) do not reach them. An optimizer that assigns `p.data = …` instead of
-writing into the array is caught at the next step, whose values are copied back into the shared
-memory. A worker keeps no file of the parent's open but its two pipes, ignores Ctrl-C (the
-parent handles it), exits when its pipe closes (also when the parent dies), and sends an
-exception back as text, which the parent raises as WorkerError, closing the DataParallel (as
-the next call does after a step interrupted before every answer was read).
+inherit the model and the data as they are when the split is made; later changes other than to
+the parameters' values (hooks, anomaly mode, a new module) do not reach them. An optimizer that
+assigns `p.data = …` instead of writing into the array is caught at the next step, whose values
+are copied back into the shared memory. A worker keeps no file of the parent's open but its two
+pipes, ignores Ctrl-C (the parent handles it), exits when its pipe closes (also when the parent
+dies), and sends an exception back as text, which the parent raises as WorkerError, closing the
+split (as the next call does after a step interrupted before every answer was read).
 """
 from __future__ import annotations
 
 import mmap
 import os
+import select
 import signal
 import sys
 import threading
@@ -48,9 +64,11 @@ from contextlib import contextmanager
 import numpy as np
 
 import minigrad as mg
+from attention.encoder import to_time_major
 
 ALIGN = 64  # bytes: every array of the shared block starts on a cache line of its own
 EXIT_WAIT = 5.0  # seconds a worker has to finish its share and exit once the parent closes
+POLL_WAIT = 0.005  # seconds a process polls its pipe for what it waits for before it sleeps in read (`_read`)
 
 
 class WorkerError(RuntimeError):
@@ -123,13 +141,26 @@ def _interrupts_held():
             signal.raise_signal(signal.SIGINT)
 
 
+def _read(fd: int, size: int) -> bytes:
+    """os.read(fd, size), after polling the pipe for up to POLL_WAIT seconds: on a quiet machine with
+    virtual cores, a message and its answer cost 1.7 ms more with both sides asleep in read than
+    polling first (0.02 ms; bench/bench_processes.py --wake-up), against a step of 20-40 ms that
+    waits once (DataParallel) or three times (ComposedParallel)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.perf_counter() + POLL_WAIT
+    while not poller.poll(0) and time.perf_counter() < deadline:
+        pass
+    return os.read(fd, size)
+
+
 def _aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGN) * ALIGN
 
 
 class _Worker:
-    """The parent's handle on one worker: its pid, its two pipes and its views of the shared block."""
-    __slots__ = ("pid", "commands", "answers", "rows", "loss", "has_grad", "grads")
+    """The parent's handle on one worker: its pid, its two pipes and its views of the shared block
+    (rows, grads, has_grad, and the arrays its split passes: `_Split._passed`)."""
 
 
 def _reap(worker: _Worker, block: bool) -> str | None:
@@ -181,46 +212,53 @@ def _kill(worker: _Worker) -> None:
     _reap(worker, block=True)
 
 
-class DataParallel:
-    """`backward(rows)`: the mean loss of `model` on rows of (X, Y), with the gradient of that mean added
-    into every parameter's `.grad`, over `processes` processes.
+# ComposedParallel's messages besides FORWARD, which is the step's row count
+DECODE, BACKWARD = -2, -1
 
-    `model(X[rows])` must give (logits, …) for `mg.cross_entropy(logits, Y[rows])`; `parameters` are
-    the ones it reads (for the fast twin, the composed model's). Use it as a context manager, or
-    call `close()`: it stops the workers and gives the parameters private arrays again. With one
-    process it forks nothing and shares nothing: `backward` is the plain loss and backward.
-    """
 
-    def __init__(self, model, parameters, X: np.ndarray, Y: np.ndarray, processes: int, max_rows: int):
-        if type(processes) is not int or processes < 1:
-            raise ValueError(f"DataParallel: processes must be a whole number ≥ 1, got {processes!r}")
-        if processes > 1 and not hasattr(os, "fork"):
-            raise ValueError(f"DataParallel: processes={processes} needs os.fork, which {sys.platform} "
-                             "does not have; use processes=1")
-        hazard = fork_hazard() if processes > 1 else None
-        if hazard:
-            raise ValueError(f"DataParallel: processes={processes} forks workers, and {hazard}: a lock held "
-                             "by another thread when a worker is forked stays locked in it, which can hang it; "
-                             "use processes=1 here (train's default does)")
-        self.model, self.X, self.Y, self.max_rows = model, X, Y, max_rows
+class _Split:
+    """What both splits share: the parameters a worker reads in shared memory, forked workers and their
+    pipes, a round of requests and answers, failures, and closing. A subclass says what a worker does
+    with a message (`_handle`), what else its block passes (`_passed`) and what a step is (`backward`)."""
+    work = "its share of the batch"  # what a worker computes, in words, for its failures
+
+    def __init__(self, parameters, X: np.ndarray, Y: np.ndarray, workers: int, max_rows: int):
+        self.X, self.Y, self.max_rows = X, Y, max_rows
         self.parameters = list(parameters)
         self.workers: list[_Worker] = []
-        self._shared: list[np.ndarray] = []  # each parameter's array in the shared block
+        self._shared: list[np.ndarray] = []  # each shared parameter's array in the shared block
         self._memory = None
         self._closed = self._stepping = False
         self._stop_workers = weakref.finalize(self, _stop, self.workers)  # also if never closed
-        if processes > 1:
+        if workers:
             try:
                 with _interrupts_held():
-                    self._start(processes - 1, max_rows)
+                    self._start(workers)
             except BaseException:
                 self.close()
                 raise
 
-    def _start(self, count: int, max_rows: int) -> None:
+    @classmethod
+    def _refuse_unforkable(cls, processes: int) -> None:
+        """A ValueError naming `processes` if workers cannot be forked here, or not safely."""
+        if not hasattr(os, "fork"):
+            raise ValueError(f"{cls.__name__}: processes={processes} needs os.fork, which {sys.platform} "
+                             "does not have; use processes=1")
+        hazard = fork_hazard()
+        if hazard:
+            raise ValueError(f"{cls.__name__}: processes={processes} forks workers, and {hazard}: a lock held "
+                             "by another thread when a worker is forked stays locked in it, which can hang it; "
+                             "use processes=1 here (train's default does)")
+
+    def _passed(self) -> list:
+        """(name, dtype, shape) of each array a worker's block holds besides its rows and gradients."""
+        return []
+
+    def _start(self, count: int) -> None:
         sizes = [_aligned(p.data.nbytes) for p in self.parameters]
-        block = sum(sizes) + ALIGN + _aligned(8 * max_rows) + _aligned(len(sizes))  # grads, loss, rows, has_grad
-        self._memory = memory = mmap.mmap(-1, sum(sizes) + count * block)  # anonymous: MAP_SHARED
+        arrays = [("rows", np.int64, (self.max_rows,)), ("has_grad", np.bool_, (len(sizes),))] + self._passed()
+        nbytes = [_aligned(np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64))) for _, dtype, shape in arrays]
+        self._memory = memory = mmap.mmap(-1, sum(sizes) + count * (sum(sizes) + sum(nbytes)))  # anonymous: MAP_SHARED
         offset = 0
         for p, size in zip(self.parameters, sizes):
             shared = self._view(offset, p.data.dtype, p.data.shape)
@@ -234,12 +272,9 @@ class DataParallel:
             for p, size in zip(self.parameters, sizes):
                 worker.grads.append(self._view(offset, p.data.dtype, p.data.shape))
                 offset += size
-            worker.loss = self._view(offset, np.float64, (1,))
-            offset += ALIGN
-            worker.rows = self._view(offset, np.int64, (max_rows,))
-            offset += _aligned(8 * max_rows)
-            worker.has_grad = self._view(offset, np.bool_, (len(sizes),))
-            offset += _aligned(len(sizes))
+            for (name, dtype, shape), size in zip(arrays, nbytes):
+                setattr(worker, name, self._view(offset, dtype, shape))
+                offset += size
             self._fork(worker)
         assert offset == len(memory)
 
@@ -268,111 +303,115 @@ class DataParallel:
         self.workers.append(worker)
 
     def _serve(self, worker: _Worker, commands: int, answers: int) -> int:
-        """The worker's loop: read a row count, compute that share, answer; until the pipe closes.
+        """The worker's loop: read a message, do what it asks, answer; until the pipe closes.
         Its exit status: 0, or 1 after sending back an exception."""
         while True:
-            message = os.read(commands, 8)
+            message = _read(commands, 8)
             if not message:
                 return 0
             try:
-                for p in self.parameters:
-                    p.grad = None
-                worker.loss[0] = self._share(worker.rows[:int.from_bytes(message, "little")])
-                for k, (p, grad) in enumerate(zip(self.parameters, worker.grads)):
-                    worker.has_grad[k] = p.grad is not None
-                    if p.grad is not None:
-                        grad[...] = p.grad
+                self._handle(worker, int.from_bytes(message, "little", signed=True))
             except Exception as error:  # noqa: BLE001 - every failure goes back to the parent as text
                 os.write(answers, b"\x01" + f"{type(error).__name__}: {error}".encode("utf-8", "replace"))
                 return 1
             os.write(answers, b"\x00")
 
-    def _share(self, rows: np.ndarray, weight: float = 1.0) -> float:
-        """The mean loss L on these rows; the gradient of weight · L is added into the parameters' `.grad`
-        (backward seeded with the weight, so what they held is not scaled with it)."""
-        logits, *_ = self.model(self.X[rows])
-        loss = mg.cross_entropy(logits, self.Y[rows])
-        loss.backward(None if weight == 1 else np.asarray(weight, dtype=loss.dtype))
-        return loss.item()
+    def _handle(self, worker: _Worker, message: int) -> None:
+        raise NotImplementedError
 
-    def backward(self, rows) -> float:
-        """The batch's mean loss; its gradient is added into the parameters' `.grad` (zero them first)."""
+    def _gradients_out(self, worker: _Worker) -> None:
+        """In the worker: the parameters' gradients into its block."""
+        for k, (p, grad) in enumerate(zip(self.parameters, worker.grads)):
+            worker.has_grad[k] = p.grad is not None
+            if p.grad is not None:
+                grad[...] = p.grad
+
+    def _gradients_in(self, worker: _Worker, weight: float) -> None:
+        """In the parent: weight × the worker's gradients added into the parameters' `.grad`."""
+        for p, grad, has_grad in zip(self.parameters, worker.grads, worker.has_grad):
+            if has_grad:
+                if p.grad is None:
+                    p.grad = grad * weight
+                else:
+                    p.grad += grad * weight
+
+    def _rows(self, rows) -> np.ndarray:
+        """The step's rows as an index array, once this split is known to be fit for another step."""
+        name = type(self).__name__
         if self._closed:
-            raise RuntimeError("DataParallel.backward: this DataParallel is closed (its workers have stopped)")
+            raise RuntimeError(f"{name}.backward: this {name} is closed (its workers have stopped)")
         if self._stepping:
             self.close()
-            raise RuntimeError("DataParallel.backward: the previous call was interrupted before every worker "
-                               "answered, so their answers are out of step; this DataParallel is now closed")
+            raise RuntimeError(f"{name}.backward: the previous call was interrupted before every worker "
+                               f"answered, so their answers are out of step; this {name} is now closed")
         rows = np.asarray(rows)
         if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-            raise TypeError(f"DataParallel.backward: rows must be a 1-D array of row indices, got "
+            raise TypeError(f"{name}.backward: rows must be a 1-D array of row indices, got "
                             f"{rows.dtype} of shape {rows.shape}")
         if len(rows) > self.max_rows:
-            raise ValueError(f"DataParallel.backward: {len(rows)} rows, more than the {self.max_rows} "
+            raise ValueError(f"{name}.backward: {len(rows)} rows, more than the {self.max_rows} "
                              "(max_rows) it was made for")
-        if not self.workers or not len(rows):
-            return self._share(rows)
         self._reshare()
-        n, shares = len(rows), np.array_split(rows, len(self.workers) + 1)
+        return rows
+
+    def _round(self, requests: list, own):
+        """Send each (worker, message) of `requests`, return `own()` run meanwhile, once every worker sent
+        has answered; a worker's failure closes the split and is raised as WorkerError (after an
+        exception of `own`'s, if both fail)."""
         busy, failures = [], []
         self._stepping = True
         try:
-            for worker, share in zip(self.workers, shares[1:]):
-                if len(share):
-                    worker.rows[:len(share)] = share
-                    try:
-                        os.write(worker.commands, len(share).to_bytes(8, "little"))
-                    except OSError:  # it has died since its last answer
-                        failures.append(self._ended(worker))
-                        continue
-                    busy.append((worker, len(share) / n))
-            own = len(shares[0]) / n
-            loss = self._share(shares[0], own) * own
-        finally:  # also when share 0 raises: every answer is read, so the pipes stay in step
-            failures += [failure for failure in map(self._wait, [worker for worker, _ in busy]) if failure]
+            for worker, message in requests:
+                try:
+                    os.write(worker.commands, message.to_bytes(8, "little", signed=True))
+                    busy.append(worker)
+                except OSError:  # it has died since its last answer
+                    failures.append(self._ended(worker))
+            result = own()
+        finally:  # also when `own` raises: every answer is read, so the pipes stay in step
+            failures += [failure for failure in map(self._wait, busy) if failure]
             self._stepping = False
             if failures:
                 self.close()
         if failures:
             raise WorkerError(failures[0])
-        for worker, weight in busy:
-            loss += float(worker.loss[0]) * weight
-            for p, grad, has_grad in zip(self.parameters, worker.grads, worker.has_grad):
-                if has_grad:
-                    if p.grad is None:
-                        p.grad = grad * weight
-                    else:
-                        p.grad += grad * weight
-        return loss
+        return result
+
+    def _loss(self, logits: mg.Tensor, rows: np.ndarray, weight: float = 1.0) -> float:
+        """The mean cross-entropy L of `logits` against these rows of Y; the gradient of weight · L is added
+        into the parameters' `.grad` (backward seeded with the weight, so what they held is not scaled with it)."""
+        loss = mg.cross_entropy(logits, self.Y[rows])
+        loss.backward(None if weight == 1 else np.asarray(weight, dtype=loss.dtype))
+        return loss.item()
 
     def _reshare(self) -> None:
         """Put back into the shared block any parameter whose `.data` was assigned a new array."""
         for p, shared in zip(self.parameters, self._shared):
             if p.data is not shared:
                 if p.data.shape != shared.shape:
-                    raise ValueError(f"DataParallel.backward: parameter {p.name or ''} of shape {shared.shape} "
-                                     f"now holds an array of shape {p.data.shape}")
+                    raise ValueError(f"{type(self).__name__}.backward: parameter {p.name or ''} of shape "
+                                     f"{shared.shape} now holds an array of shape {p.data.shape}")
                 shared[...] = p.data
                 p.data = shared
 
     def _wait(self, worker: _Worker) -> str | None:
-        """Read the worker's answer to its share: None when done, else what went wrong, in words."""
-        answer = os.read(worker.answers, 1)
+        """Read the worker's answer: None when done, else what went wrong, in words."""
+        answer = _read(worker.answers, 1)
         if answer == b"\x00":
             return None
         if answer == b"\x01":
             text = b"".join(iter(lambda: os.read(worker.answers, 65536), b"")).decode("utf-8", "replace")
-            return (f"worker process {worker.pid} (one of {len(self.workers)} workers) failed on its share of the batch: "
+            return (f"worker process {worker.pid} (one of {len(self.workers)} workers) failed on {self.work}: "
                     f"{text}; run with processes=1 (train --processes 1) to see it in this process")
         return self._ended(worker)
 
     def _ended(self, worker: _Worker) -> str:
-        return (f"worker process {worker.pid} ended while computing its share of the batch "
+        return (f"worker process {worker.pid} ended while computing {self.work} "
                 f"({_reap(worker, block=True)}); run with processes=1 (train --processes 1) to train in "
                 "one process")
 
     def close(self) -> None:
-        """Stop the workers (each finishes the share it is on) and give the parameters private arrays."""
+        """Stop the workers (each finishes what it is on) and give the parameters private arrays."""
         self._closed = True
         try:
             self._stop_workers()
@@ -383,8 +422,153 @@ class DataParallel:
                 self._shared = []
                 self._memory = None  # freed with the last view of it
 
-    def __enter__(self) -> "DataParallel":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class DataParallel(_Split):
+    """`backward(rows)`: the mean loss of `model` on rows of (X, Y), with the gradient of that mean added
+    into every parameter's `.grad`, over `processes` processes.
+
+    `model(X[rows])` must give (logits, …) for `mg.cross_entropy(logits, Y[rows])`; `parameters` are
+    the ones it reads (for the fast twin, the composed model's). Use it as a context manager, or
+    call `close()`: it stops the workers and gives the parameters private arrays again. With one
+    process it forks nothing and shares nothing: `backward` is the plain loss and backward.
+    """
+
+    def __init__(self, model, parameters, X: np.ndarray, Y: np.ndarray, processes: int, max_rows: int):
+        if type(processes) is not int or processes < 1:
+            raise ValueError(f"DataParallel: processes must be a whole number ≥ 1, got {processes!r}")
+        if processes > 1:
+            self._refuse_unforkable(processes)
+        self.model = model
+        super().__init__(parameters, X, Y, processes - 1, max_rows)
+
+    def _passed(self) -> list:
+        return [("loss", np.float64, (1,))]
+
+    def _handle(self, worker: _Worker, count: int) -> None:
+        for p in self.parameters:
+            p.grad = None
+        worker.loss[0] = self._share(worker.rows[:count])
+        self._gradients_out(worker)
+
+    def _share(self, rows: np.ndarray, weight: float = 1.0) -> float:
+        logits, *_ = self.model(self.X[rows])
+        return self._loss(logits, rows, weight)
+
+    def backward(self, rows) -> float:
+        """The batch's mean loss; its gradient is added into the parameters' `.grad` (zero them first)."""
+        rows = self._rows(rows)
+        if not self.workers or not len(rows):
+            return self._share(rows)
+        n, shares = len(rows), np.array_split(rows, len(self.workers) + 1)
+        requests = []
+        for worker, share in zip(self.workers, shares[1:]):
+            if len(share):
+                worker.rows[:len(share)] = share
+                requests.append((worker, len(share)))
+        own = len(shares[0]) / n
+        loss = self._round(requests, lambda: self._share(shares[0], own) * own)
+        for worker, count in requests:
+            loss += float(worker.loss[0]) * count / n
+            self._gradients_in(worker, count / n)
+        return loss
+
+
+class ComposedParallel(_Split):
+    """`backward(rows)` as DataParallel's, for the composed Seq2SeqAttention on two processes: the encoder
+    split by direction, the decoder by rows (see the module docstring).
+
+    The worker keeps its graphs from one message of a step to the next: B after FORWARD, its
+    share of the decoder after DECODE, and at BACKWARD the backward pass through B from ∂L/∂B.
+    """
+    work = "its half of the composed model's step"
+
+    def __init__(self, model, X: np.ndarray, Y: np.ndarray, max_rows: int):
+        self._refuse_unforkable(2)
+        self.model, self.cell = model, model.encoder.backward_cell
+        self._states = self._tail_grad = None  # in the worker, between the messages of a step: B, ∂L/∂B of its rows
+        super().__init__(model.parameters(), X, Y, 1, max_rows)
+
+    def _passed(self) -> list:
+        shape, dtype = (self.max_rows, self.model.config.Tx, self.cell.hidden_size), self.cell.weight_h.dtype
+        return [("loss", np.float64, (1,))] + [(name, dtype, shape) for name in (
+            "states", "state_grads",  # B and ∂L/∂B of the parent's rows
+            "forward_states", "forward_grads")]  # F and ∂L/∂F of the worker's rows
+
+    def _direction(self, rows: np.ndarray, reverse: bool) -> mg.Tensor:
+        """One direction's states at every step, (B, Tx, hidden): F, or B if `reverse`."""
+        time_major = to_time_major(self.model.token_indices(self.X[rows]))
+        with mg.scope("encoder"):
+            return mg.stack(self.model.encoder.direction(time_major, reverse), axis=1)
+
+    def _decoded(self, halves: tuple, rows: np.ndarray, weight: float) -> float:
+        """The decoder's mean loss on these rows from a = [F; B] (two leaves); backward seeded with `weight`."""
+        logits, _ = self.model.decode(mg.concat(halves, axis=-1).named("a"))
+        return self._loss(logits, rows, weight)
+
+    def _handle(self, worker: _Worker, message: int) -> None:
+        if message >= 0:  # FORWARD, of `message` rows
+            for p in self.parameters:
+                p.grad = None
+            self._states, self._tail_grad = self._direction(worker.rows[:message], reverse=True), None
+            own = _parents_rows(message)
+            worker.states[:own] = self._states.data[:own]
+            return
+        n = len(self._states.data)
+        own = _parents_rows(n)
+        if message == DECODE:
+            halves = (mg.Tensor(np.array(worker.forward_states[:n - own]), requires_grad=True),
+                      mg.Tensor(self._states.data[own:], requires_grad=True))
+            worker.loss[0] = self._decoded(halves, worker.rows[own:n], (n - own) / n)
+            worker.forward_grads[:n - own] = halves[0].grad
+            self._tail_grad = halves[1].grad
+            return
+        grad = np.empty_like(self._states.data)  # BACKWARD
+        grad[:own] = worker.state_grads[:own]
+        if n > own:
+            grad[own:] = self._tail_grad
+        states, self._states = self._states, None
+        states.backward(grad)
+        self._gradients_out(worker)
+
+    def backward(self, rows) -> float:
+        """The batch's mean loss; its gradient is added into the parameters' `.grad` (zero them first)."""
+        rows = self._rows(rows)
+        if not self.workers or not len(rows):
+            logits, _ = self.model(self.X[rows])
+            return self._loss(logits, rows)
+        worker, n = self.workers[0], len(rows)
+        own = _parents_rows(n)
+        worker.rows[:n] = rows
+        forward_states = self._round([(worker, n)], lambda: self._direction(rows, reverse=False))
+        worker.forward_states[:n - own] = forward_states.data[own:]
+        halves = (mg.Tensor(forward_states.data[:own], requires_grad=True),
+                  mg.Tensor(np.array(worker.states[:own]), requires_grad=True))
+        loss = self._round([(worker, DECODE)] if n > own else [],
+                           lambda: self._decoded(halves, rows[:own], own / n) * own / n)
+        if n > own:
+            loss += float(worker.loss[0]) * (n - own) / n
+        worker.state_grads[:own] = halves[1].grad
+        forward_grad = np.concatenate([halves[0].grad, worker.forward_grads[:n - own]])
+        self._round([(worker, BACKWARD)], lambda: forward_states.backward(forward_grad))
+        self._gradients_in(worker, 1.0)
+        return loss
+
+
+def _parents_rows(n: int) -> int:
+    """How many of a step's n rows ComposedParallel's parent decodes (the first ones; the worker the rest)."""
+    return (n + 1) // 2
+
+
+def training_split(model, trained, X: np.ndarray, Y: np.ndarray, processes: int, max_rows: int) -> _Split:
+    """What `train` steps with: ComposedParallel for the composed model on two processes (it halves the
+    encoder's nodes in each process, where DataParallel halves only their rows), else DataParallel of
+    `trained` (the composed model or its fast twin) over `processes`."""
+    if trained is model and processes == 2:
+        return ComposedParallel(model, X, Y, max_rows)
+    return DataParallel(trained, model.parameters(), X, Y, processes, max_rows)

@@ -92,10 +92,12 @@ class Seq2SeqAttention(Module):
 
     def forward(self, x) -> tuple[Tensor, Tensor]:
         """x: (B, Tx) token indices → logits (B, Ty, output_vocab) and α (B, Ty, Tx)."""
-        index = self.token_indices(x)
-        a = self.encoder(index)
+        return self.decode(self.encoder(self.token_indices(x)))
+
+    def decode(self, a: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder's Ty steps on the encoder's states a (B, Tx, 2·n_a) → logits and α, as `forward`."""
         keys = self.attention.keys(a)
-        state = self.post_attention.initial_state(index.shape[0])
+        state = self.post_attention.initial_state(a.shape[0])
         state[0].name = "s<0>"
         logits, alphas = [], []
         for t in range(1, self.config.Ty + 1):

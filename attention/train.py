@@ -2,9 +2,10 @@
 
 The model trained is the composed model's fast twin (attention/fast.py: the same parameters,
 fewer nodes) unless `composed` asks for the teaching path, where every gate, e, α and c is a
-node. Each batch's rows are split over `processes` processes (attention/parallel.py: by default
-two on a machine with two or more cores), whose gradients sum to the batch's. The held-out
-evaluation after each epoch always runs the twin, without a graph.
+node. Each step is split over `processes` processes (attention/parallel.py: by default two on a
+machine with two or more cores): the twin's by rows, the composed model's on two processes by the
+encoder's directions and the decoder's rows; either way the parent gets the batch's gradient. The
+held-out evaluation after each epoch always runs the twin, without a graph.
 
 The checkpoint is `DIR/model.npz` (attention/checkpoint.py): the weights and the config in one
 file, replaced atomically after every epoch that is at least as good on the held-out split as
@@ -31,10 +32,11 @@ from attention.config import check, setting
 from attention.data import TASKS, get_task
 from attention.data.dates import FIRST_DATE
 from attention.fast import fast
-from attention.parallel import DataParallel, WorkerError, default_processes
+from attention.parallel import WorkerError, default_processes, training_split
 from attention.seq2seq import ModelConfig, Seq2SeqAttention
 from minigrad.collector import rare_collections
 from minigrad.heap import kept_heap
+from minigrad.threads import blas_threads
 
 try:
     from tqdm import tqdm
@@ -59,11 +61,11 @@ class TrainConfig:
     held_out_size: int = setting(int, 1_000, low=1, high=100_000)
     target_exact: float | None = setting(float, None, above=0, high=1, optional=True)  # stop early at this
     composed: bool = setting(bool, False)  # train the teaching path (every gate a node) instead of the fast twin
-    processes: int | None = setting(int, None, low=1, high=256, optional=True)  # the batch split over; None: 2 on 2+ cores
+    processes: int | None = setting(int, None, low=1, high=256, optional=True)  # a step split over; None: 2 on 2+ cores
     last_date: str | None = setting(str, None, optional=True)  # dlai-dates: the latest date drawn (ISO); None = today
 
     def process_count(self) -> int:
-        """The processes each batch is split over: `processes`, or attention.parallel's default."""
+        """The processes each step is split over: `processes`, or attention.parallel's default."""
         return self.processes or default_processes()
 
     def __post_init__(self):
@@ -177,9 +179,11 @@ class _Diverged(Exception):
 @contextmanager
 def loop_settings():
     """What the training loop runs under: numpy's overflow warnings off (a loss or gradient that
-    overflows ends the run with its own message), Python's collector rarely (minigrad/collector.py)
-    and malloc keeping each step's freed memory for the next (minigrad/heap.py)."""
-    with np.errstate(over="ignore", invalid="ignore"), rare_collections(), kept_heap():
+    overflows ends the run with its own message), one BLAS thread (minigrad/threads.py: the model's
+    products are small, and each worker process is a core's worth already), Python's collector
+    rarely (minigrad/collector.py) and malloc keeping each step's freed memory for the next
+    (minigrad/heap.py)."""
+    with np.errstate(over="ignore", invalid="ignore"), blas_threads(), rare_collections(), kept_heap():
         yield
 
 
@@ -201,9 +205,9 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     started = time.perf_counter()
     config = replace(config, processes=config.process_count())  # so the checkpoint says how many
     try:
-        with DataParallel(trained, model.parameters(), X, Y, config.processes, config.batch_size) as data_parallel:
+        with training_split(model, trained, X, Y, config.processes, config.batch_size) as split:
             for epoch in range(1, config.epochs + 1):
-                losses = _steps(data_parallel, optimizer, model, rng.permutation(len(X)), config.batch_size,
+                losses = _steps(split, optimizer, model, rng.permutation(len(X)), config.batch_size,
                                 epoch, progress)
                 metrics = evaluate(twin, X_held, Y_held)
                 if not math.isfinite(metrics["sharpness"]):
@@ -253,7 +257,7 @@ def _epochs(config: TrainConfig, built: tuple, out_dir, previous: dict | None, l
     return history
 
 
-def _steps(data_parallel: DataParallel, optimizer, model, order: np.ndarray, batch_size: int, epoch: int,
+def _steps(split, optimizer, model, order: np.ndarray, batch_size: int, epoch: int,
            progress: bool) -> list[float]:
     """One epoch's Adam steps over the batches of `order`; their losses."""
     batches = range(0, len(order), batch_size)
@@ -261,7 +265,7 @@ def _steps(data_parallel: DataParallel, optimizer, model, order: np.ndarray, bat
     losses = []
     for step, start in enumerate(bar, 1):
         optimizer.zero_grad()
-        loss = data_parallel.backward(order[start:start + batch_size])  # forward, loss and backward
+        loss = split.backward(order[start:start + batch_size])  # forward, loss and backward
         if not math.isfinite(loss):
             raise _Diverged(f"in epoch {epoch}, step {step}, the loss became {loss}")
         broken = _non_finite_gradient(model)

@@ -214,8 +214,8 @@ def scaling_worker(path: str, pairs: int, held_out: int) -> list:
             model = torch_model(True, tx)
             epoch = torch_epoch(model, X[held_out:], Y[held_out:], X[:held_out], Y[:held_out], batch)
         else:
-            model = minigrad_model(path, tx)
-            epoch = minigrad_epoch(model, X[held_out:], Y[held_out:], X[:held_out], Y[:held_out], batch)
+            epoch = minigrad_epoch(minigrad_model("composed", tx), path == "composed", X[held_out:], Y[held_out:],
+                                   X[:held_out], Y[:held_out], batch)
         with nullcontext() if path == "torch-fused" else as_train_runs():
             epoch(warm_up=True)
             start = time.perf_counter()
@@ -224,24 +224,26 @@ def scaling_worker(path: str, pairs: int, held_out: int) -> list:
     return results
 
 
-def minigrad_epoch(model, X, Y, X_held, Y_held, batch: int):
-    """One epoch of train's inner loop, each batch split over train's default processes
-    (attention/parallel.py), and its evaluation (attention.train.evaluate), on arrays."""
+def minigrad_epoch(model, composed: bool, X, Y, X_held, Y_held, batch: int):
+    """One epoch of train's inner loop, of `model` if `composed` else of its fast twin, split over
+    train's default processes as train splits it (attention/parallel.py), and its evaluation on the
+    twin (attention.train.evaluate), on arrays."""
     import numpy as np
     import minigrad as mg
-    from attention.parallel import DataParallel, default_processes
+    from attention.fast import fast
+    from attention.parallel import default_processes, training_split
     from attention.train import evaluate
+    twin = fast(model)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
-    parameters = model.parameters()
 
     def epoch(warm_up: bool = False):
-        with DataParallel(model, parameters, X, Y, default_processes(), batch) as split:
+        with training_split(model, model if composed else twin, X, Y, default_processes(), batch) as split:
             for start in range(0, batch if warm_up else len(X), batch):
                 optimizer.zero_grad()
                 split.backward(np.arange(start, min(start + batch, len(X))))
                 optimizer.step()
         if not warm_up:
-            evaluate(model, X_held, Y_held)
+            evaluate(twin, X_held, Y_held)
     return epoch
 
 

@@ -7,7 +7,10 @@ Contenders (the models are bench/twin.py's):
                      one process (the minigrad contenders run under train's loop settings: bench/twin.py)
   minigrad-train     the same step as `train` runs it by default: each batch split over
                      attention.parallel.default_processes() processes; its RSS is the sum of theirs
-  minigrad-composed  the composed teaching model (`train --composed`)
+  minigrad-composed  the composed teaching model (`train --composed`), in one process
+  minigrad-composed-train
+                     the same step as `train --composed` runs it by default: on
+                     default_processes() processes (two: attention.parallel.ComposedParallel)
   torch-fused        nn.LSTM (bidirectional) encoder + nn.LSTMCell decoder, same attention maths
   torch-composed     the composed model's primitive ops (gather, matmul, sigmoid, tanh, …) in PyTorch
 bench/report.py runs the worker below and prints the table; it prints one line of JSON:
@@ -23,19 +26,22 @@ from contextlib import nullcontext
 
 from twin import B, TX, VOUT, as_train_runs, memory_mb, minigrad_model, reset_peak_memory, synthetic_pairs, torch_model
 
-CONTENDERS = ("minigrad", "minigrad-train", "minigrad-composed", "torch-fused", "torch-composed")
+CONTENDERS = ("minigrad", "minigrad-train", "minigrad-composed", "minigrad-composed-train", "torch-fused",
+              "torch-composed")
 WARMUP = 5  # steps left out of the timing: first calls allocate and fill caches
 
 
 def minigrad_step(tx: int, path: str, score: str, processes: int = 1):
-    """One step of `path`, and the DataParallel it runs on (one process: forks nothing)."""
+    """One step of `path`, and the split `train` would run it on (one process: forks nothing)."""
     import numpy as np
     import minigrad as mg
-    from attention.parallel import DataParallel
-    model = minigrad_model(path, tx, score)
+    from attention.fast import fast
+    from attention.parallel import training_split
+    model = minigrad_model("composed", tx, score)
+    trained = model if path == "composed" else fast(model)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = synthetic_pairs(B, tx)
-    split = DataParallel(model, model.parameters(), X, Y, processes, B)
+    split = training_split(model, trained, X, Y, processes, B)
     rows = np.arange(B)
 
     def step():
@@ -64,9 +70,9 @@ def run_contender(name: str, steps: int, tx: int, score: str = "dlai") -> dict:
         split = None
         if name.startswith("minigrad"):
             from attention.parallel import default_processes
-            processes = default_processes() if name == "minigrad-train" else 1
-            step, split = minigrad_step(tx, "composed" if name == "minigrad-composed" else "default", score,
-                                        processes)
+            processes = default_processes() if name.endswith("-train") else 1
+            step, split = minigrad_step(tx, "composed" if name.startswith("minigrad-composed") else "default",
+                                        score, processes)
         else:
             step = torch_step(tx, name == "torch-fused", score)
         pids = ["self"] + ([str(worker.pid) for worker in split.workers] if split else [])

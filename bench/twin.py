@@ -10,7 +10,6 @@ the Bahdanau score, post-attention LSTM n_s, output layer), built two ways:
 """
 from __future__ import annotations
 
-from contextlib import ExitStack
 
 import numpy as np
 
@@ -39,15 +38,11 @@ def synthetic_pairs(n: int, tx: int, seed: int = 0):
     return rng.integers(0, VIN, (n, tx)), rng.integers(0, VOUT, (n, TY))
 
 
-def as_train_runs() -> ExitStack:
-    """The process settings `python -m attention train` runs its loop under: numpy's BLAS threads
-    (minigrad/threads.py), the collector and malloc (attention.train.loop_settings)."""
+def as_train_runs():
+    """The settings `python -m attention train` runs its loop under (attention.train.loop_settings: one
+    BLAS thread, the collector, malloc)."""
     from attention.train import loop_settings
-    from minigrad.threads import blas_threads
-    settings = ExitStack()
-    settings.enter_context(blas_threads())
-    settings.enter_context(loop_settings())
-    return settings
+    return loop_settings()
 
 
 def train_loop_step(trained, optimizer, X, Y, k: int) -> None:

@@ -536,3 +536,157 @@ def test_tqdm_s_monitor_thread_is_no_hazard():
         pass
     assert any(type(thread).__name__ == "TMonitor" for thread in threading.enumerate())
     assert parallel.fork_hazard() is None
+
+
+# --- ComposedParallel: the composed model's step, its encoder split by direction, its decoder by rows ---
+
+def composed_split(model, X, max_rows=40, Y=None):
+    return parallel.ComposedParallel(model, X, data()[1] if Y is None else Y, max_rows)
+
+
+@pytest.mark.parametrize("cell, score", [("lstm", "bahdanau"), ("lstm", "dlai"), ("gru", "dlai"), ("rnn", "bahdanau")])
+@pytest.mark.parametrize("rows", [40, 7, 2, 1])
+def test_composed_split_gives_the_batch_loss_and_gradient(cell, score, rows):
+    """Even and odd row counts, one row (the worker decodes none), rows out of order, two steps running."""
+    model, _ = small_model(composed=True, cell=cell, score=score)
+    X, Y = data()
+    batch = np.arange(rows)[::-1] * 3 % len(X)
+    loss, grads = whole_batch(model, model, X, Y, batch)
+    with parallel.ComposedParallel(model, X, Y, max_rows=40) as split:
+        assert len(split.workers) == 1
+        for _ in range(2):
+            assert_split_gives(split, model, batch, loss, grads)
+
+
+def test_the_composed_split_reads_the_weights_the_optimizer_wrote():
+    """Ten Adam steps split give the parameters ten whole steps give (to rounding), also with an
+    optimizer that assigns new arrays (copied back into the shared block at the next step)."""
+    X, Y = data(60)
+    finals = []
+    for split_it, rebind in ((False, False), (True, False), (True, True)):
+        model, _ = small_model(composed=True)
+        optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
+        split = parallel.ComposedParallel(model, X, Y, 20) if split_it else DataParallel(
+            model, model.parameters(), X, Y, 1, 20)
+        with split:
+            for step in range(10):
+                optimizer.zero_grad()
+                split.backward(np.arange(20) + 20 * (step % 3))
+                optimizer.step()
+                if rebind:
+                    for p in model.parameters():
+                        p.data = p.data.copy()
+        finals.append([p.data.copy() for p in model.parameters()])
+    for one, *others in zip(*finals):
+        for other in others:
+            np.testing.assert_allclose(other, one, rtol=1e-3, atol=1e-5)
+
+
+def test_the_composed_split_adds_to_gradients_already_held():
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    rows = np.arange(15)
+    held = [np.full(p.data.shape, 0.25, dtype=p.data.dtype) for p in model.parameters()]
+    _, grads = whole_batch(model, model, X, Y, rows)
+    with composed_split(model, X, Y=Y) as split:
+        for p, grad in zip(model.parameters(), held):
+            p.grad = grad.copy()
+        split.backward(rows)
+    for p, grad, before in zip(model.parameters(), grads, held):
+        np.testing.assert_allclose(p.grad, grad + before, rtol=1e-4, atol=1e-6)
+
+
+def test_the_composed_split_of_an_empty_batch_gives_what_one_process_gives():
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    with composed_split(model, X, Y=Y) as split:
+        for p in model.parameters():
+            p.grad = None
+        assert np.isnan(split.backward(np.arange(0)))
+        assert all(not np.any(p.grad) for p in model.parameters())
+        assert_split_gives(split, model, np.arange(9), *whole_batch(model, model, X, Y, np.arange(9)))
+
+
+def test_a_bad_token_in_the_composed_split_is_refused_by_name_and_closes_it():
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    X = X.copy()
+    X[3, 2] = SHAPE["input_vocab"]  # one past the vocabulary: both processes read every row
+    with composed_split(model, X, Y=Y) as split:
+        with pytest.raises(ValueError, match="token index 9 is outside the input vocabulary"):
+            split.backward(np.arange(8))
+        with pytest.raises(RuntimeError, match="ComposedParallel is closed"):
+            split.backward(np.arange(2))
+
+
+@pytest.mark.parametrize("failing", ["_direction", "_decoded"])
+def test_a_failing_worker_of_the_composed_split_is_raised_in_the_parent(monkeypatch, failing):
+    """A failure in the worker's encoder direction (FORWARD) or its rows of the decoder (DECODE)."""
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    parent, method = os.getpid(), getattr(parallel.ComposedParallel, failing)
+
+    def failing_in_the_worker(self, *args, **kwargs):
+        if os.getpid() != parent:
+            raise MemoryError("no room in the worker")
+        return method(self, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.ComposedParallel, failing, failing_in_the_worker)
+    split = composed_split(model, X, Y=Y)
+    pid = split.workers[0].pid
+    with pytest.raises(WorkerError, match=rf"worker process {pid} .*failed on its half of the composed model's "
+                                          r"step: MemoryError: no room in the worker; run with processes=1"):
+        split.backward(np.arange(10))
+    assert not worker_alive(pid) and split.workers == []
+
+
+def test_a_worker_of_the_composed_split_killed_is_named():
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    with composed_split(model, X, Y=Y) as split:
+        split.backward(np.arange(10))
+        pid = split.workers[0].pid
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match=rf"worker process {pid} ended .*killed by signal 9"):
+            split.backward(np.arange(10))
+        assert all(p.data.base is None for p in model.parameters())
+
+
+def test_a_composed_step_interrupted_in_the_decoder_leaves_the_next_step_right():
+    """Ctrl-C while the parent decodes, between two of the worker's messages: every answer sent was
+    read, so the next step starts afresh, with the right gradient."""
+    model, _ = small_model(composed=True)
+    X, Y = data()
+    rows = np.arange(12)
+    loss, grads = whole_batch(model, model, X, Y, rows)
+    decode, parent = model.decode, os.getpid()
+
+    def interrupted(a):
+        if os.getpid() == parent:
+            model.decode = decode
+            raise KeyboardInterrupt
+        return decode(a)
+
+    with composed_split(model, X, Y=Y) as split:
+        model.decode = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            split.backward(rows)
+        assert_split_gives(split, model, rows, loss, grads)
+
+
+def test_train_picks_the_split_by_path_and_processes():
+    model, twin = small_model()
+    X, Y = data()
+    for trained, processes, kind, workers in ((model, 2, parallel.ComposedParallel, 1),
+                                              (model, 3, DataParallel, 2), (model, 1, DataParallel, 0),
+                                              (twin, 2, DataParallel, 1)):
+        with parallel.training_split(model, trained, X, Y, processes, 10) as split:
+            assert type(split) is kind and len(split.workers) == workers
+
+
+def test_composed_training_on_two_processes_learns_as_on_one():
+    settings = dict(task="reverse", epochs=2, batch_size=50, lr=0.01, train_size=400, held_out_size=100, seed=0,
+                    composed=True)
+    one = train(TrainConfig(**settings, processes=1), None, log=lambda line: None, progress=False)
+    two = train(TrainConfig(**settings, processes=2), None, log=lambda line: None, progress=False)
+    np.testing.assert_allclose([e["loss"] for e in two["epochs"]], [e["loss"] for e in one["epochs"]], rtol=2e-3)
