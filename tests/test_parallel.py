@@ -690,3 +690,20 @@ def test_composed_training_on_two_processes_learns_as_on_one():
     one = train(TrainConfig(**settings, processes=1), None, log=lambda line: None, progress=False)
     two = train(TrainConfig(**settings, processes=2), None, log=lambda line: None, progress=False)
     np.testing.assert_allclose([e["loss"] for e in two["epochs"]], [e["loss"] for e in one["epochs"]], rtol=2e-3)
+
+
+@pytest.mark.parametrize("delay", [0.0, parallel.POLL_WAIT * 3])
+def test_a_wait_on_a_pipe_gets_what_comes_before_or_after_its_polling(delay):
+    """`_read` polls for POLL_WAIT, then sleeps in read: a message written during either is read whole."""
+    readable, writable = os.pipe()
+    writer = os.fork()
+    if writer == 0:
+        time.sleep(delay)
+        os.write(writable, b"12345678")
+        os._exit(0)
+    try:
+        assert parallel._read(readable, 8) == b"12345678"
+    finally:
+        os.waitpid(writer, 0)
+        os.close(readable)
+        os.close(writable)
