@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad.errors import (AnomalyError, GradError, describe, format_location, non_finite_origin,
                              user_location)
-from minigrad.gradients import accumulate, dense
+from minigrad.gradients import FactoredGradient, SliceGradient, accumulate, dense
 from minigrad.modes import MODES
 from minigrad.order import topological_order
 
@@ -85,7 +85,7 @@ def _store_leaf_grad(tensor, grad_output) -> None:
 
 
 def _check_finite(grad_input, fn, output, grad_output, tensor_input) -> None:
-    array = getattr(grad_input, "values", grad_input)  # a SliceGradient's values
+    array = grad_input.values if type(grad_input) is SliceGradient else dense(grad_input)
     if not np.all(np.isfinite(array)):
         sources = [("the gradient of its output", grad_output)]
         sources += [(f"saved value {i}", saved) for i, saved in enumerate(fn.saved)]
@@ -144,6 +144,8 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     for index, completed in enumerate(backward_schedule(root)):
         for tensor in completed:
             grad_output = pending.pop(tensor)
+            if type(grad_output) is FactoredGradient:
+                grad_output = grad_output.dense(tensor._data.dtype)
             if tensor._hooks:
                 grad_output = _run_hooks(tensor, grad_output)
             fn = tensor.grad_fn

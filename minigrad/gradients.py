@@ -1,5 +1,6 @@
-"""Gradient accumulation: summing the gradients a tensor gets from its several consumers,
-and the sparse gradient of an index (a SliceGradient), added in place instead of as zeros.
+"""Gradient accumulation: summing the gradients a tensor gets from its several consumers; the
+sparse gradient of an index (a SliceGradient), added in place instead of as zeros; and a gradient
+kept as the two factors of a matrix product (a FactoredGradient), multiplied out once.
 """
 from __future__ import annotations
 
@@ -65,6 +66,78 @@ class SliceGradient:
         return self.add_to(buffer)
 
 
+class FactoredGradient:
+    """The gradient left @ right, kept as its two factors: left (…, n, r) and right (…, r, m), r small.
+
+    c<t> = α<t,·> · a sends a the gradient α<t,·>ᵀ g<t> at every decoder step: per sequence an
+    outer product (r = 1) as large as a. Made and summed one at a time, that is Ty arrays of a's
+    size written and added; kept as factors, the Ty gradients stack into one left (…, n, Ty) and
+    one right (…, Ty, m) and their sum is one batched matmul when a's turn comes in backward (Ty
+    10, 50 sequences of (30, 64): 1.1 ms made one by one, 0.08 ms as one product). Other
+    gradients of the same tensor are summed into `base`. `np.asarray` gives the array.
+    """
+    __slots__ = ("shape", "lefts", "rights", "base", "base_owned")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray):
+        self.shape = np.broadcast_shapes(left.shape[:-2], right.shape[:-2]) + (left.shape[-2], right.shape[-1])
+        self.lefts, self.rights = [left], [right]
+        self.base, self.base_owned = None, False  # base_owned: backward made base, so it may add into it
+
+    def copy(self) -> "FactoredGradient":
+        """The same sum, with factor lists of its own (more may be added to them)."""
+        total = FactoredGradient(self.lefts[0], self.rights[0])
+        total.lefts, total.rights = list(self.lefts), list(self.rights)
+        if self.base is not None:
+            total.base = self.base
+        return total
+
+    def add(self, grad, dtype) -> None:
+        """Add one more gradient of the tensor: an array, a SliceGradient or a FactoredGradient."""
+        if type(grad) is FactoredGradient:
+            self.lefts += grad.lefts
+            self.rights += grad.rights
+            if grad.base is None:
+                return
+            grad = grad.base
+        if type(grad) is SliceGradient:
+            if self.base is None:
+                self.base, self.base_owned = grad.dense(dtype), True
+            else:
+                if not self.base_owned:
+                    self.base, self.base_owned = np.array(self.base, dtype=dtype), True
+                grad.add_to(self.base)
+            return
+        grad = np.asarray(grad, dtype=dtype)
+        if self.base is None:
+            self.base = grad
+        elif self.base_owned:
+            self.base += grad
+        else:
+            self.base, self.base_owned = np.add(self.base, grad, out=np.empty(self.shape, dtype)), True
+
+    def dense(self, dtype=None) -> np.ndarray:
+        """The sum as one array: the factors multiplied out (one matmul), plus `base`."""
+        if len(self.lefts) == 1 and self.lefts[0].shape[-1] == 1:  # one outer product
+            product = self.lefts[0] * self.rights[0]  # a broadcast multiply: faster than matmul's loop over the batch
+        else:
+            batch = self.shape[:-2]
+            left = np.concatenate([np.broadcast_to(x, batch + x.shape[-2:]) for x in self.lefts], axis=-1)
+            right = np.concatenate([np.broadcast_to(y, batch + y.shape[-2:]) for y in self.rights], axis=-2)
+            product = left @ right
+        if dtype is not None and product.dtype != dtype:
+            product = product.astype(dtype)
+        if self.base is not None:
+            product += self.base
+        return product
+
+    def __array__(self, dtype=None, copy=None):
+        return self.dense(dtype)
+
+    def __repr__(self):
+        rank = sum(x.shape[-1] for x in self.lefts)
+        return f"FactoredGradient(shape {self.shape}, left @ right of rank {rank}{' + base' if self.base is not None else ''})"
+
+
 def is_basic_index(index) -> bool:
     """Whether `index` is numpy's basic indexing (ints, slices, None, ...), whose result is a view."""
     for item in (index if type(index) is tuple else (index,)):
@@ -74,8 +147,8 @@ def is_basic_index(index) -> bool:
 
 
 def dense(grad) -> np.ndarray:
-    """A gradient as a full array (a SliceGradient filled in with its zeros)."""
-    return grad.dense() if type(grad) is SliceGradient else grad
+    """A gradient as a full array (a SliceGradient filled in with its zeros, a FactoredGradient multiplied out)."""
+    return grad.dense() if type(grad) is SliceGradient or type(grad) is FactoredGradient else grad
 
 
 def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
@@ -83,11 +156,21 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
 
     An array a Function returned may be shared (Add passes its gradient on to both inputs), so
     it is never written to: the first addition into it copies it into a new array, which is
-    then owned. Every pending gradient is an ndarray, also for a 0-d tensor: numpy arithmetic
-    on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost.
+    then owned. Every pending gradient is an ndarray, also for a 0-d tensor (numpy arithmetic
+    on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost), or a
+    FactoredGradient of this pass's own, which backward multiplies out when the tensor's turn comes.
     """
     dtype = tensor._data.dtype
     previous = pending.get(tensor)
+    if type(previous) is FactoredGradient:  # made by this pass (below): it takes any gradient
+        previous.add(grad_input, dtype)
+        return
+    if type(grad_input) is FactoredGradient:
+        total = grad_input.copy()
+        if previous is not None:
+            total.base, total.base_owned = previous, tensor in owned
+        pending[tensor] = total
+        return
     if type(grad_input) is SliceGradient:
         if previous is None:
             pending[tensor] = grad_input.dense(dtype)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.gradients import FactoredGradient
 from minigrad.ops.broadcast import sum_to_shape
 
 
@@ -25,8 +26,8 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
     - Rows times one weight (a (…, n, k), b (k, m), a Dense layer over a sequence): the batch
       axes fold into one GEMM, and b's gradient needs no sum over them afterwards.
     - A contracted axis of length 1 in a gradient (a (…, 1, k), one query row, as α<t,·> in
-      c<t> = α<t,·> · a; or b (…, k, 1)): an outer product, several times faster as a
-      broadcast multiply than as a matmul.
+      c<t> = α<t,·> · a; or b (…, k, 1)): an outer product, kept as its two factors (see
+      `_gradient`), or made as a broadcast multiply, several times faster than a matmul.
     - Two matrices (h W in every cell step): the two GEMMs alone, without the rule's
       promotion of vectors, sums over batch axes and reshapes.
     """
@@ -37,12 +38,21 @@ def matmul_backward_shortcut(g, a, b, needs_a: bool, needs_b: bool) -> tuple | N
         gb = a.reshape(-1, k).T @ g_rows if needs_b else None
         return ga, gb
     if a.ndim >= 2 and b.ndim >= 2 and (a.shape[-2] == 1 or b.shape[-1] == 1):
-        ga = sum_to_shape(_product(g, np.swapaxes(b, -1, -2)), a.shape) if needs_a else None
-        gb = sum_to_shape(_product(np.swapaxes(a, -1, -2), g), b.shape) if needs_b else None
+        ga = _gradient(g, np.swapaxes(b, -1, -2), a.shape) if needs_a else None
+        gb = _gradient(np.swapaxes(a, -1, -2), g, b.shape) if needs_b else None
         return ga, gb
     if a.ndim == 2 and b.ndim == 2:
         return (g @ b.T if needs_a else None), (a.T @ g if needs_b else None)
     return None
+
+
+def _gradient(x: np.ndarray, y: np.ndarray, shape: tuple):
+    """x @ y summed to an input's `shape`. An outer product of that very shape (the contracted axis
+    has length 1 and no batch axis was broadcast) is kept as its factors (a FactoredGradient): c<t> =
+    α<t,·> · a sends one to a from each decoder step, and backward multiplies them out in one matmul."""
+    if x.shape[-1] == 1 and np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1]) == shape:
+        return FactoredGradient(x, y)
+    return sum_to_shape(_product(x, y), shape)
 
 
 def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,0 +1,120 @@
+"""FactoredGradient: a gradient kept as left @ right until its tensor's turn in backward.
+
+The context c<t> = α<t,·> · a sends a an outer product at every decoder step; MatMul's shortcut
+returns it as its factors. Whatever else reaches the same tensor (arrays, SliceGradients, other
+factored gradients, in any order, owned by the pass or not) must sum to what the textbook rule
+gives, in the tensor's dtype, and a debugger, a hook or np.asarray must see a plain array.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.gradients import FactoredGradient, SliceGradient, accumulate, dense
+from minigrad.ops import linalg
+
+B, TX, N = 3, 5, 4
+
+
+def outer(rng, dtype=np.float64):
+    """A factored outer product of a's shape (B, TX, N), as α<t,·>ᵀ g<t>."""
+    left = rng.standard_normal((B, TX, 1)).astype(dtype)
+    right = rng.standard_normal((B, 1, N)).astype(dtype)
+    return FactoredGradient(left, right), left * right
+
+
+class Holder:
+    """What accumulate reads of a tensor: its array's dtype."""
+    def __init__(self, dtype):
+        self._data = np.zeros((B, TX, N), dtype=dtype)
+
+
+def kinds(rng, dtype):
+    """(gradient, its dense value) of every kind a consumer may send."""
+    dense_array = rng.standard_normal((B, TX, N)).astype(dtype)
+    rows = rng.standard_normal((B, 2, N)).astype(dtype)
+    index = (slice(None), slice(1, 3))
+    sliced = np.zeros((B, TX, N), dtype)
+    sliced[index] = rows
+    return {"array": lambda: (dense_array, dense_array),
+            "slice": lambda: (SliceGradient((B, TX, N), index, rows), sliced),
+            "factored": lambda: outer(rng, dtype)}
+
+
+@pytest.mark.parametrize("order", [("factored", "factored", "factored"), ("array", "factored", "array"),
+                                   ("factored", "array", "array"), ("slice", "factored", "slice"),
+                                   ("factored", "slice", "array", "factored"), ("array", "array", "factored")])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_any_mix_of_gradients_sums_to_the_dense_sum(order, dtype, rng):
+    made = kinds(rng, dtype)
+    tensor, pending, owned = Holder(dtype), {}, set()
+    expected = np.zeros((B, TX, N))
+    sent = []
+    for kind in order:
+        grad, value = made[kind]()
+        sent.append((grad, np.array(dense(grad))))
+        expected += value
+        accumulate(pending, owned, tensor, grad)
+    total = pending[tensor]
+    got = total.dense(tensor._data.dtype) if type(total) is FactoredGradient else total
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+    for grad, before in sent:  # nothing a consumer sent was written into
+        np.testing.assert_array_equal(np.array(dense(grad)), before)
+
+
+def test_the_attention_context_gives_the_textbook_gradient_of_a(rng, monkeypatch):
+    """a read by Ty contexts α<t,·> · a and by a dense consumer: the same a.grad, α.grad as the rule
+    of MatMul.backward alone (shortcuts off), which makes every outer product as an array."""
+    a_data = rng.standard_normal((B, TX, N))
+    alphas = [rng.standard_normal((B, 1, TX)) for _ in range(4)]
+    weight = rng.standard_normal((N, 2))
+
+    def gradients():
+        a = mg.Tensor(a_data, requires_grad=True)
+        alpha = [mg.Tensor(x, requires_grad=True) for x in alphas]
+        loss = (a @ mg.Tensor(weight)).tanh().sum()
+        for x in alpha:
+            loss = loss + ((x @ a) * (x @ a)).sum()
+        loss.backward()
+        return [a.grad] + [x.grad for x in alpha]
+
+    fast = gradients()
+    monkeypatch.setattr(linalg, "matmul_backward_shortcut", lambda *arrays: None)
+    for got, expected in zip(fast, gradients()):
+        assert type(got) is np.ndarray
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_debugger_a_hook_and_backward_steps_see_arrays(rng):
+    a = mg.Tensor(rng.standard_normal((B, TX, N)), requires_grad=True)
+    alpha = mg.Tensor(rng.standard_normal((B, 1, TX)), requires_grad=True)
+    context = alpha @ a
+    g = rng.standard_normal(context.shape)
+    _, grad_a = context.grad_fn.backward(g)  # what a student calling backward by hand gets
+    assert type(grad_a) is FactoredGradient and "rank 1" in repr(grad_a)
+    np.testing.assert_allclose(np.asarray(grad_a), np.swapaxes(alpha.data, -1, -2) @ g, rtol=1e-12)
+    seen = []
+    a.register_hook(lambda grad: seen.append(type(grad)))
+    steps = list(mg.autograd.backward_steps(context, g))
+    assert seen == [np.ndarray]
+    assert all(type(x) is np.ndarray for step in steps for x in step.grad_inputs if x is not None)
+    np.testing.assert_allclose(a.grad, np.swapaxes(alpha.data, -1, -2) @ g, rtol=1e-12)
+
+
+def test_a_broadcast_batch_is_summed_not_factored(rng):
+    """One a shared by every query row (a (TX, N), α (B, 1, TX)): its gradient sums over the batch,
+    so it is made as an array of a's shape."""
+    a = mg.Tensor(rng.standard_normal((1, TX, N)), requires_grad=True)
+    alpha = mg.Tensor(rng.standard_normal((B, 1, TX)), requires_grad=True)
+    g = rng.standard_normal((B, 1, N))
+    _, grad_a = (alpha @ a).grad_fn.backward(g)
+    assert type(grad_a) is np.ndarray and grad_a.shape == (1, TX, N)
+    np.testing.assert_allclose(grad_a, (np.swapaxes(alpha.data, -1, -2) @ g).sum(0, keepdims=True), rtol=1e-12)
+
+
+def test_anomaly_mode_reads_a_factored_gradient(rng):
+    a = mg.Tensor(rng.standard_normal((B, TX, N)), requires_grad=True)
+    alpha = mg.Tensor(rng.standard_normal((B, 1, TX)))  # a's gradient alone: the factored one
+    g = np.full((B, 1, N), np.inf)
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"MatMul.backward .* produced inf.* gradient of shape \(3, 5, 4\)"):
+        (alpha @ a).backward(g)
