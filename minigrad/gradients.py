@@ -74,21 +74,20 @@ class FactoredGradient:
     size written and added; kept as factors, the Ty gradients stack into one left (…, n, Ty) and
     one right (…, Ty, m) and their sum is one batched matmul when a's turn comes in backward (Ty
     10, 50 sequences of (30, 64): 1.1 ms made one by one, 0.08 ms as one product). Other
-    gradients of the same tensor are summed into `base`. `np.asarray` gives the array.
+    gradients of the same tensor are summed into `base`, and so are the factors once they would
+    hold more numbers than the product (rank r · (n + m) > n · m). `np.asarray` gives the array.
     """
-    __slots__ = ("shape", "lefts", "rights", "base", "base_owned")
+    __slots__ = ("shape", "lefts", "rights", "rank", "base", "base_owned")
 
     def __init__(self, left: np.ndarray, right: np.ndarray):
         self.shape = np.broadcast_shapes(left.shape[:-2], right.shape[:-2]) + (left.shape[-2], right.shape[-1])
-        self.lefts, self.rights = [left], [right]
+        self.lefts, self.rights, self.rank = [left], [right], left.shape[-1]
         self.base, self.base_owned = None, False  # base_owned: backward made base, so it may add into it
 
     def copy(self) -> "FactoredGradient":
         """The same sum, with factor lists of its own (more may be added to them)."""
         total = FactoredGradient(self.lefts[0], self.rights[0])
-        total.lefts, total.rights = list(self.lefts), list(self.rights)
-        if self.base is not None:
-            total.base = self.base
+        total.lefts, total.rights, total.rank, total.base = list(self.lefts), list(self.rights), self.rank, self.base
         return total
 
     def add(self, grad, dtype) -> None:
@@ -96,6 +95,10 @@ class FactoredGradient:
         if type(grad) is FactoredGradient:
             self.lefts += grad.lefts
             self.rights += grad.rights
+            self.rank += grad.rank
+            n, m = self.shape[-2:]
+            if self.rank * (n + m) > n * m:  # the factors outgrow the product: multiply them out
+                self._collapse(dtype)
             if grad.base is None:
                 return
             grad = grad.base
@@ -115,8 +118,14 @@ class FactoredGradient:
         else:
             self.base, self.base_owned = np.add(self.base, grad, out=np.empty(self.shape, dtype)), True
 
+    def _collapse(self, dtype) -> None:
+        self.base, self.base_owned = self.dense(dtype), True
+        self.lefts, self.rights, self.rank = [], [], 0
+
     def dense(self, dtype=None) -> np.ndarray:
         """The sum as one array: the factors multiplied out (one matmul), plus `base`."""
+        if not self.lefts:
+            return self.base if dtype is None else self.base.astype(dtype, copy=False)
         if len(self.lefts) == 1 and self.lefts[0].shape[-1] == 1:  # one outer product
             product = self.lefts[0] * self.rights[0]  # a broadcast multiply: faster than matmul's loop over the batch
         else:
@@ -134,8 +143,8 @@ class FactoredGradient:
         return self.dense(dtype)
 
     def __repr__(self):
-        rank = sum(x.shape[-1] for x in self.lefts)
-        return f"FactoredGradient(shape {self.shape}, left @ right of rank {rank}{' + base' if self.base is not None else ''})"
+        return (f"FactoredGradient(shape {self.shape}, left @ right of rank {self.rank}"
+                f"{' + base' if self.base is not None else ''})")
 
 
 def is_basic_index(index) -> bool:

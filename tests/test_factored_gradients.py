@@ -118,3 +118,16 @@ def test_anomaly_mode_reads_a_factored_gradient(rng):
     g = np.full((B, 1, N), np.inf)
     with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"MatMul.backward .* produced inf.* gradient of shape \(3, 5, 4\)"):
         (alpha @ a).backward(g)
+
+
+def test_factors_are_multiplied_out_once_they_outgrow_the_product(rng):
+    """(B, 5, 4) holds 20 numbers a sequence; rank-1 factors hold 9: the third would make 27 > 20."""
+    tensor, pending, owned = Holder(np.float64), {}, set()
+    expected = np.zeros((B, TX, N))
+    for count in range(1, 5):
+        grad, value = outer(rng)
+        expected += value
+        accumulate(pending, owned, tensor, grad)
+        total = pending[tensor]
+        assert (total.rank, total.base is None) == {1: (1, True), 2: (2, True), 3: (0, False), 4: (1, False)}[count]
+    np.testing.assert_allclose(total.dense(np.float64), expected, rtol=1e-12)
