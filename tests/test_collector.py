@@ -68,7 +68,10 @@ def test_a_programs_own_freeze_is_left_alone():
         frozen = gc.get_freeze_count()
         with rare_collections(every=5_000):
             assert gc.get_threshold()[0] == 5_000
-        assert gc.get_freeze_count() == frozen
+            inside = gc.get_freeze_count()
+        # not thawed (unfreeze empties it) nor frozen again; a frozen object that dies leaves it
+        # (2 of 307,777 did once, in the full suite), so the count may only fall by a little
+        assert frozen - 100 <= gc.get_freeze_count() <= frozen and frozen - 100 <= inside <= frozen
     finally:
         gc.unfreeze()
 
