@@ -484,6 +484,8 @@ def test_ctrl_c_during_a_fork_is_not_lost(monkeypatch):
     model, trained = small_model()
     X, Y = data()
     real_fork, pids = os.fork, []
+    # Python's own handler, also where the suite started with SIGINT ignored (a background job's children)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def fork_while_interrupted():
         os.kill(os.getpid(), signal.SIGINT)  # arrives while the fork is under way
@@ -493,11 +495,14 @@ def test_ctrl_c_during_a_fork_is_not_lost(monkeypatch):
         return pid
 
     monkeypatch.setattr(parallel.os, "fork", fork_while_interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10)
-    monkeypatch.undo()
-    assert len(pids) == 2 and not any(worker_alive(pid) for pid in pids)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            DataParallel(trained, model.parameters(), X, Y, 3, max_rows=10)
+        monkeypatch.undo()
+        assert len(pids) == 2 and not any(worker_alive(pid) for pid in pids)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_worker_failing_mid_run_ends_train_with_one_line_and_the_checkpoint_kept(tmp_path, monkeypatch, capsys):
