@@ -141,31 +141,40 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """
     pending = {root: _seed_gradient(root, grad)}
     owned = set()  # tensors whose pending array this pass allocated, so it may grow in place
-    for index, completed in enumerate(backward_schedule(root)):
-        for tensor in completed:
-            grad_output = pending.pop(tensor)
-            if type(grad_output) is FactoredGradient:
-                grad_output = grad_output.dense(tensor._data.dtype)
-            if tensor._hooks:
-                grad_output = _run_hooks(tensor, grad_output)
-            fn = tensor.grad_fn
-            if fn is None:
-                _store_leaf_grad(tensor, grad_output)
-                continue
-            tensor.grad = grad_output
-            if fn.saved:
-                _check_versions(fn, tensor)
-            grad_inputs = fn.backward(grad_output)
-            for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
-                if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
-                    if MODES.detect_anomaly:
-                        _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
-                    accumulate(pending, owned, tensor_input, grad_input)
-        fn = completed[0].grad_fn
-        if record and fn is not None:
-            yield BackwardStep(index, fn, completed[0], completed[0].grad,
-                               tuple(dense(g) for g in grad_inputs), format_location(completed[0].created_at),
-                               tuple(completed))
+    outside = MODES.factored_gradients  # a backward run from a hook may nest in this one
+    MODES.factored_gradients = True
+    try:
+        for index, completed in enumerate(backward_schedule(root)):
+            for tensor in completed:
+                grad_output = pending.pop(tensor)
+                if type(grad_output) is FactoredGradient:
+                    grad_output = grad_output.dense(tensor._data.dtype)
+                if tensor._hooks:
+                    MODES.factored_gradients = outside  # a hook is the user's code: its backward gives arrays
+                    grad_output = _run_hooks(tensor, grad_output)
+                    MODES.factored_gradients = True
+                fn = tensor.grad_fn
+                if fn is None:
+                    _store_leaf_grad(tensor, grad_output)
+                    continue
+                tensor.grad = grad_output
+                if fn.saved:
+                    _check_versions(fn, tensor)
+                grad_inputs = fn.backward(grad_output)
+                for tensor_input, grad_input in zip(fn.inputs, grad_inputs):
+                    if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
+                        if MODES.detect_anomaly:
+                            _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
+                        accumulate(pending, owned, tensor_input, grad_input)
+            fn = completed[0].grad_fn
+            if record and fn is not None:
+                MODES.factored_gradients = outside  # paused here, a backward called by hand gives arrays
+                yield BackwardStep(index, fn, completed[0], completed[0].grad,
+                                   tuple(dense(g) for g in grad_inputs), format_location(completed[0].created_at),
+                                   tuple(completed))
+                MODES.factored_gradients = True
+    finally:
+        MODES.factored_gradients = outside
 
 
 def backward(root, grad=None) -> None:

@@ -23,6 +23,9 @@ class Modes(threading.local):
         self.detect_anomaly = False
         self.scope = ()  # the names of the open `scope` blocks, outermost first
         self.step = None  # the timestep of the innermost `scope(..., step=)` block, if any
+        # whether an op's backward may return a FactoredGradient (gradients.py): only while the
+        # backward loop runs it, which multiplies them out; called by hand, backward gives arrays
+        self.factored_gradients = False
 
 
 MODES = Modes()

@@ -85,20 +85,50 @@ def test_the_attention_context_gives_the_textbook_gradient_of_a(rng, monkeypatch
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_a_debugger_a_hook_and_backward_steps_see_arrays(rng):
+def test_a_debugger_a_hook_and_backward_steps_see_arrays(rng, monkeypatch):
     a = mg.Tensor(rng.standard_normal((B, TX, N)), requires_grad=True)
     alpha = mg.Tensor(rng.standard_normal((B, 1, TX)), requires_grad=True)
     context = alpha @ a
     g = rng.standard_normal(context.shape)
     _, grad_a = context.grad_fn.backward(g)  # what a student calling backward by hand gets
-    assert type(grad_a) is FactoredGradient and "rank 1" in repr(grad_a)
-    np.testing.assert_allclose(np.asarray(grad_a), np.swapaxes(alpha.data, -1, -2) @ g, rtol=1e-12)
+    assert type(grad_a) is np.ndarray
+    np.testing.assert_allclose(grad_a, np.swapaxes(alpha.data, -1, -2) @ g, rtol=1e-12)
+    multiplied_out = []
+    monkeypatch.setattr(FactoredGradient, "dense", lambda self, dtype=None, real=FactoredGradient.dense:
+                        multiplied_out.append(self) or real(self, dtype))
     seen = []
-    a.register_hook(lambda grad: seen.append(type(grad)))
+    a.register_hook(lambda grad: seen.append((type(grad), type(context.grad_fn.backward(g)[1]))))
     steps = list(mg.autograd.backward_steps(context, g))
-    assert seen == [np.ndarray]
+    assert multiplied_out, "inside backward the engine's MatMul sends a its factors"
+    assert seen == [(np.ndarray, np.ndarray)]  # the hook's own call of backward gets arrays too
     assert all(type(x) is np.ndarray for step in steps for x in step.grad_inputs if x is not None)
     np.testing.assert_allclose(a.grad, np.swapaxes(alpha.data, -1, -2) @ g, rtol=1e-12)
+
+
+def test_writes_after_the_op_ran_do_not_reach_its_factors(rng):
+    """An SGD step on α in α's hook, and an edit of c.grad at a paused step, come after MatMul's
+    backward has run; the gradient it sent a is of the values it read then (as before factoring)."""
+    a0 = mg.Tensor(rng.standard_normal((B, TX, N)), requires_grad=True)
+    alpha = mg.Tensor(rng.standard_normal((B, 1, TX)), requires_grad=True)
+    expected = 2 * np.swapaxes(alpha.data, -1, -2) @ (alpha.data @ a0.data) + 1
+
+    def sgd_step(grad):
+        with mg.no_grad():
+            alpha.sub_(0.5 * grad)
+    alpha.register_hook(sgd_step)
+    a = a0 * 1.0
+    (a.sum() + ((alpha @ a) ** 2).sum()).backward()  # a.sum() first: α's turn comes before a's
+    np.testing.assert_allclose(a0.grad, expected, rtol=1e-12)
+
+    a0.grad = None
+    alpha = mg.Tensor(rng.standard_normal((B, 1, TX)), requires_grad=True)
+    a = a0 * 1.0
+    context = alpha @ a
+    expected = np.swapaxes(alpha.data, -1, -2) @ (2 * context.data) + 1
+    for step in mg.autograd.backward_steps(a.sum() + (context ** 2).sum()):
+        if step.output is context:
+            context.grad *= 10  # a student trying something at the pause
+    np.testing.assert_allclose(a0.grad, expected, rtol=1e-12)
 
 
 def test_a_broadcast_batch_is_summed_not_factored(rng):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.gradients import FactoredGradient
+from minigrad.modes import MODES
 from minigrad.ops.broadcast import sum_to_shape
 
 
@@ -50,8 +51,10 @@ def _gradient(x: np.ndarray, y: np.ndarray, shape: tuple):
     """x @ y summed to an input's `shape`. An outer product of that very shape (the contracted axis
     has length 1 and no batch axis was broadcast) is kept as its factors (a FactoredGradient): c<t> =
     α<t,·> · a sends one to a from each decoder step, and backward multiplies them out in one matmul."""
-    if x.shape[-1] == 1 and np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1]) == shape:
-        return FactoredGradient(x, y)
+    if x.shape[-1] == 1 and MODES.factored_gradients and \
+            np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1]) == shape:
+        # copies: the values of now, whatever a hook or a paused student writes before the product is made
+        return FactoredGradient(np.array(x), np.array(y))
     return sum_to_shape(_product(x, y), shape)
 
 
