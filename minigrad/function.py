@@ -11,8 +11,9 @@ and keep any parameters (an axis, an input's shape) as attributes declared in `_
 `backward` reads only arrays, those attributes and `self.needs_input_grad` (one bool per input,
 as in PyTorch), and returns None for every input that needs no gradient. A gradient is an array
 of the input's shape, a SliceGradient (values for part of the input, the rest zero), which
-backward adds into the input's gradient in place, or a FactoredGradient (left @ right, kept as
-its factors and multiplied out once, when the input's turn comes); see gradients.py.
+backward adds into the input's gradient in place, or, only while the backward loop runs it
+(MODES.factored_gradients), a FactoredGradient (left @ right, kept as its factors and multiplied
+out once, when the input's turn comes); see gradients.py.
 
 Saving an input's (or the output's) array also notes that tensor's version, one integer each;
 backward refuses to run if an in-place write has changed the tensor since (see Tensor.version).
