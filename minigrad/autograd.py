@@ -14,7 +14,8 @@ import numpy as np
 
 from minigrad.errors import (AnomalyError, GradError, describe, format_location, non_finite_origin,
                              user_location)
-from minigrad.gradients import FactoredGradient, SliceGradient, accumulate, dense
+from minigrad.gradients import (FactoredGradient, SliceGradient, accumulate, accumulate_factored, dense,
+                                multiplied_out)
 from minigrad.modes import MODES
 from minigrad.order import topological_order
 
@@ -141,14 +142,16 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
     """
     pending = {root: _seed_gradient(root, grad)}
     owned = set()  # tensors whose pending array this pass allocated, so it may grow in place
+    factored = {}  # tensors' FactoredGradients, summed apart from `pending` until their turn
     outside = MODES.factored_gradients  # a backward run from a hook may nest in this one
     MODES.factored_gradients = True
     try:
         for index, completed in enumerate(backward_schedule(root)):
             for tensor in completed:
-                grad_output = pending.pop(tensor)
-                if type(grad_output) is FactoredGradient:
-                    grad_output = grad_output.dense(tensor._data.dtype)
+                if factored and tensor in factored:
+                    grad_output = multiplied_out(factored.pop(tensor), pending.pop(tensor, None), tensor._data.dtype)
+                else:
+                    grad_output = pending.pop(tensor)
                 if tensor._hooks:
                     MODES.factored_gradients = outside  # a hook is the user's code: its backward gives arrays
                     grad_output = _run_hooks(tensor, grad_output)
@@ -165,7 +168,10 @@ def _backward_pass(root, grad, record: bool) -> Iterator[BackwardStep]:
                     if grad_input is not None:  # None: that input needs no gradient (fn.needs_input_grad)
                         if MODES.detect_anomaly:
                             _check_finite(grad_input, fn, tensor, grad_output, tensor_input)
-                        accumulate(pending, owned, tensor_input, grad_input)
+                        if type(grad_input) is FactoredGradient:
+                            accumulate_factored(factored, pending, owned, tensor_input, grad_input)
+                        else:
+                            accumulate(pending, owned, tensor_input, grad_input)
             fn = completed[0].grad_fn
             if record and fn is not None:
                 MODES.factored_gradients = outside  # paused here, a backward called by hand gives arrays

@@ -71,80 +71,33 @@ class FactoredGradient:
 
     c<t> = α<t,·> · a sends a the gradient α<t,·>ᵀ g<t> at every decoder step: per sequence an
     outer product (r = 1) as large as a. Made and summed one at a time, that is Ty arrays of a's
-    size written and added; kept as factors, the Ty gradients stack into one left (…, n, Ty) and
-    one right (…, Ty, m) and their sum is one batched matmul when a's turn comes in backward (Ty
-    10, 50 sequences of (30, 64): 1.1 ms made one by one, 0.08 ms as one product). Other
-    gradients of the same tensor are summed into `base`, and so are the factors once they would
-    hold more numbers than the product (rank r · (n + m) > n · m). `np.asarray` gives the array.
+    size written and added; kept as factors (`accumulate_factored`), the Ty gradients stack into
+    one left (…, n, Ty) and one right (…, Ty, m) and their sum is one batched matmul when a's turn
+    comes in backward (bench/bench_factored.py: the backward of 10 contexts on a (100, 30, 64)
+    took 0.60 of its time made one by one). `np.asarray` gives the array.
     """
-    __slots__ = ("shape", "lefts", "rights", "rank", "base", "base_owned")
+    __slots__ = ("shape", "lefts", "rights", "rank")
 
     def __init__(self, left: np.ndarray, right: np.ndarray):
         self.shape = np.broadcast_shapes(left.shape[:-2], right.shape[:-2]) + (left.shape[-2], right.shape[-1])
         self.lefts, self.rights, self.rank = [left], [right], left.shape[-1]
-        self.base, self.base_owned = None, False  # base_owned: backward made base, so it may add into it
-
-    def copy(self) -> "FactoredGradient":
-        """The same sum, with factor lists of its own (more may be added to them)."""
-        total = FactoredGradient(self.lefts[0], self.rights[0])
-        total.lefts, total.rights, total.rank, total.base = list(self.lefts), list(self.rights), self.rank, self.base
-        return total
-
-    def add(self, grad, dtype) -> None:
-        """Add one more gradient of the tensor: an array, a SliceGradient or a FactoredGradient."""
-        if type(grad) is FactoredGradient:
-            self.lefts += grad.lefts
-            self.rights += grad.rights
-            self.rank += grad.rank
-            n, m = self.shape[-2:]
-            if self.rank * (n + m) > n * m:  # the factors outgrow the product: multiply them out
-                self._collapse(dtype)
-            if grad.base is None:
-                return
-            grad = grad.base
-        if type(grad) is SliceGradient:
-            if self.base is None:
-                self.base, self.base_owned = grad.dense(dtype), True
-            else:
-                if not self.base_owned:
-                    self.base, self.base_owned = np.array(self.base, dtype=dtype), True
-                grad.add_to(self.base)
-            return
-        grad = np.asarray(grad, dtype=dtype)
-        if self.base is None:
-            self.base = grad
-        elif self.base_owned:
-            self.base += grad
-        else:
-            self.base, self.base_owned = np.add(self.base, grad, out=np.empty(self.shape, dtype)), True
-
-    def _collapse(self, dtype) -> None:
-        self.base, self.base_owned = self.dense(dtype), True
-        self.lefts, self.rights, self.rank = [], [], 0
 
     def dense(self, dtype=None) -> np.ndarray:
-        """The sum as one array: the factors multiplied out (one matmul), plus `base`."""
-        if not self.lefts:
-            return self.base if dtype is None else self.base.astype(dtype, copy=False)
-        if len(self.lefts) == 1 and self.lefts[0].shape[-1] == 1:  # one outer product
+        """The sum as one array: the factors multiplied out (one matmul)."""
+        if len(self.lefts) == 1 and self.rank == 1:  # one outer product
             product = self.lefts[0] * self.rights[0]  # a broadcast multiply: faster than matmul's loop over the batch
         else:
             batch = self.shape[:-2]
             left = np.concatenate([np.broadcast_to(x, batch + x.shape[-2:]) for x in self.lefts], axis=-1)
             right = np.concatenate([np.broadcast_to(y, batch + y.shape[-2:]) for y in self.rights], axis=-2)
             product = left @ right
-        if dtype is not None and product.dtype != dtype:
-            product = product.astype(dtype)
-        if self.base is not None:
-            product += self.base
-        return product
+        return product if dtype is None else product.astype(dtype, copy=False)
 
     def __array__(self, dtype=None, copy=None):
         return self.dense(dtype)
 
     def __repr__(self):
-        return (f"FactoredGradient(shape {self.shape}, left @ right of rank {self.rank}"
-                f"{' + base' if self.base is not None else ''})")
+        return f"FactoredGradient(shape {self.shape}, left @ right of rank {self.rank})"
 
 
 def is_basic_index(index) -> bool:
@@ -165,21 +118,12 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
 
     An array a Function returned may be shared (Add passes its gradient on to both inputs), so
     it is never written to: the first addition into it copies it into a new array, which is
-    then owned. Every pending gradient is an ndarray, also for a 0-d tensor (numpy arithmetic
-    on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost), or a
-    FactoredGradient of this pass's own, which backward multiplies out when the tensor's turn comes.
+    then owned. Every pending gradient is an ndarray, also for a 0-d tensor: numpy arithmetic
+    on 0-d arrays returns immutable scalars, and a `+=` into a scalar would be lost.
+    A FactoredGradient goes to `accumulate_factored` instead.
     """
     dtype = tensor._data.dtype
     previous = pending.get(tensor)
-    if type(previous) is FactoredGradient:  # made by this pass (below): it takes any gradient
-        previous.add(grad_input, dtype)
-        return
-    if type(grad_input) is FactoredGradient:
-        total = grad_input.copy()
-        if previous is not None:
-            total.base, total.base_owned = previous, tensor in owned
-        pending[tensor] = total
-        return
     if type(grad_input) is SliceGradient:
         if previous is None:
             pending[tensor] = grad_input.dense(dtype)
@@ -200,3 +144,32 @@ def accumulate(pending: dict, owned: set, tensor, grad_input) -> None:
         # the sum in a new array this pass owns; out= keeps it an array when the tensor is 0-d
         pending[tensor] = np.add(previous, grad_input, out=np.empty_like(previous))
         owned.add(tensor)
+
+
+def accumulate_factored(factored: dict, pending: dict, owned: set, tensor, grad: FactoredGradient) -> None:
+    """Add a FactoredGradient's factors to `factored[tensor]`, the tensor's factors of this pass, kept
+    apart from its other gradients (in `pending`). Once they would hold more numbers than their
+    product (rank r · (n + m) > n · m) they are multiplied out and summed with those (`accumulate`),
+    so a long decoder never holds more than one array's worth."""
+    total = factored.get(tensor)
+    if total is None:
+        total = factored[tensor] = FactoredGradient(grad.lefts[0], grad.rights[0])
+        more = zip(grad.lefts[1:], grad.rights[1:])
+    else:
+        more = zip(grad.lefts, grad.rights)
+    for left, right in more:
+        total.lefts.append(left)
+        total.rights.append(right)
+        total.rank += left.shape[-1]
+    n, m = total.shape[-2:]
+    if total.rank * (n + m) > n * m:
+        del factored[tensor]
+        accumulate(pending, owned, tensor, total.dense(tensor._data.dtype))
+
+
+def multiplied_out(total: FactoredGradient, rest, dtype) -> np.ndarray:
+    """A tensor's whole gradient at its turn: its factors' product plus the rest (None if it had none)."""
+    product = total.dense(dtype)
+    if rest is not None:
+        product += rest  # the product is this pass's own array
+    return product
