@@ -27,6 +27,8 @@ Sections:
             as `train` runs it
 Contenders are `NAME=FLAGS` (the flags of `python -m attention train`); the defaults are the
 default `train` and `train --composed`, whose targets are ≤ 0.8 and ≤ 1.3 of PyTorch's epoch.
+`--checkout NAME=PATH` runs a contender from another checkout (`git worktree add PATH COMMIT`),
+to time a change against the code before it in the same rounds.
 The machine may be shared: the load average is printed at both ends, and a figure is only worth
 quoting from a run whose load stayed low. The last lines are a table to paste into a note.
 """
@@ -51,6 +53,7 @@ TARGETS = {"default": 0.8, "composed": 1.3}  # a contender's epoch ÷ PyTorch-fu
 TORCH = "torch-fused"  # what every ratio divides by
 TORCH_TWINS = {TORCH: True, "torch-composed": False}  # PyTorch's contenders: name → fused (bench/twin.py)
 TORCH_ENV = {}  # extra environment of PyTorch's workers (--torch-threads)
+CHECKOUTS = {}  # contender name → the root of the minigrad checkout it runs from (--checkout)
 HELD_OUT = 1_000  # TrainConfig's held-out size: train has no flag for it
 TX_STEPS, BATCH_STEPS = (10, 30, 100), (32, 100, 500)
 
@@ -69,11 +72,28 @@ def parse_contender(spec: str) -> tuple[str, list[str]]:
     return name.strip(), shlex.split(flags)
 
 
-def run(command: list[str], what: str, torch: bool = False) -> tuple[float, str]:
-    """(wall seconds, stdout) of `command` in a fresh process; BenchError with its stderr if it fails."""
+def parse_checkout(spec: str, contenders: dict) -> tuple[str, str]:
+    """'composed-before=/tmp/before' → ('composed-before', '/tmp/before'), a contender's name and a
+    directory that holds minigrad and attention."""
+    name, equals, path = spec.partition("=")
+    if not equals or name not in contenders:
+        raise BenchError(f"--checkout {spec!r}: give NAME=PATH, NAME one of the contenders "
+                         f"({', '.join(map(repr, contenders))})")
+    root = os.path.abspath(os.path.expanduser(path))
+    missing = [package for package in ("minigrad", "attention")
+               if not os.path.isfile(os.path.join(root, package, "__init__.py"))]
+    if missing:
+        raise BenchError(f"--checkout {spec!r}: {root} holds no {' and no '.join(missing)} package; "
+                         "give the root of a checkout (git worktree add DIR COMMIT makes one)")
+    return name, root
+
+
+def run(command: list[str], what: str, torch: bool = False, root: str = ROOT) -> tuple[float, str]:
+    """(wall seconds, stdout) of `command` in a fresh process importing minigrad from `root`;
+    BenchError with its stderr if it fails."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT, **(TORCH_ENV if torch else {})))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=root,
+                          env=dict(os.environ, PYTHONPATH=root, **(TORCH_ENV if torch else {})))
     seconds = time.perf_counter() - start
     if done.returncode:
         raise BenchError(f"{what} failed (exit {done.returncode}): {' '.join(map(shlex.quote, command[1:]))}\n"
@@ -98,7 +118,7 @@ def timed_epochs(name: str, flags: list[str], task: str, epochs: int, train_size
             return run(torch_command(name, out, epochs, task, train_size, score), name, torch=True)[0]
         command = train_command(flags, out, epochs, "--task", task, "--train-size", str(train_size),
                                 "--score", score)
-        return run(command, f"contender {name}")[0]
+        return run(command, f"contender {name}", root=CHECKOUTS.get(name, ROOT))[0]
 
 
 def epoch_section(contenders: dict, tasks, rounds: int, train_size: int, score: str) -> dict:
@@ -356,6 +376,10 @@ def main(argv=None) -> int:
                         help="a minigrad contender: a name and the flags of `python -m attention train` "
                              f"(repeatable; default {' '.join(map(repr, DEFAULT_CONTENDERS))}); the first "
                              "is the one timed to 99%%")
+    parser.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH",
+                        help="run contender NAME's epochs from the checkout at PATH (repeatable): a change "
+                             "timed against the code before it, in the same rounds; the other sections "
+                             "use this checkout")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=TASKS)
     parser.add_argument("--rounds", type=int, help="interleaved rounds of the epoch section (default 3, quick 1)")
     parser.add_argument("--train-size", type=int, help="pairs per epoch (default train's 20,000; quick 200)")
@@ -383,6 +407,7 @@ def main(argv=None) -> int:
         return 0
     try:
         contenders = dict(parse_contender(spec) for spec in args.contender or DEFAULT_CONTENDERS)
+        CHECKOUTS.update(parse_checkout(spec, contenders) for spec in args.checkout)
         return report(args, contenders)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -395,7 +420,7 @@ def report(args, contenders: dict) -> int:
     rounds = args.rounds if args.rounds is not None else 1 if quick else 3
     print(f"command: python bench/bench_epoch.py {' '.join(map(shlex.quote, sys.argv[1:]))}".rstrip())
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start; {os.cpu_count()} CPUs; "
-          f"contenders {', '.join(n + '=' + ' '.join(f) for n, f in contenders.items())}"
+          f"contenders {', '.join(n + '=' + ' '.join(f) + (' from ' + CHECKOUTS[n] if n in CHECKOUTS else '') for n, f in contenders.items())}"
           f"{', ' + ', '.join(TORCH_TWINS) if torch_available() else ' (torch not installed: minigrad alone)'}; "
           f"PyTorch threads {TORCH_ENV.get('OMP_NUM_THREADS', 'its default')}", flush=True)
     started = time.perf_counter()

@@ -1,6 +1,7 @@
 """bench/bench_epoch.py: its quick mode runs every section for real, and it refuses bad contenders plainly."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -70,4 +71,33 @@ def test_a_train_flag_that_does_not_exist_names_the_contender_and_trains_error()
     assert done.returncode == 2
     assert "contender odd, trained to 99%, failed (exit 2)" in done.stderr
     assert "unrecognized arguments: --no-such-flag" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("composed", "give NAME=PATH, NAME one of the contenders ('default', 'composed')"),
+    ("other=.", "give NAME=PATH, NAME one of the contenders ('default', 'composed')"),
+    ("composed=/nonexistent/checkout", "/nonexistent/checkout holds no minigrad and no attention package"),
+])
+def test_a_checkout_that_is_not_a_contenders_checkout_is_refused_plainly(spec, message):
+    done = bench("--sections", "epoch", "--checkout", spec)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: --checkout {spec!r}: {message}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_contender_runs_from_its_checkout(tmp_path):
+    # a copy of this checkout whose train refuses to start: the contender must really run from it
+    checkout = tmp_path / "other"
+    checkout.mkdir()
+    for package in ("minigrad", "attention"):
+        shutil.copytree(os.path.join(ROOT, package), checkout / package)
+    main = checkout / "attention" / "__main__.py"
+    main.write_text("import sys\nsys.exit('this is the other checkout')\n")
+    done = bench("--sections", "epoch", "--quick", "--tasks", "dlai-dates", "--contender", "default=",
+                 "--contender", "other=", "--checkout", f"other={checkout}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"contenders default=, other= from {checkout}" in done.stdout
+    assert "contender other failed (exit 1)" in done.stderr and "this is the other checkout" in done.stderr
     assert "Traceback" not in done.stderr
