@@ -17,7 +17,11 @@ Tx 30, train's default score unless --score says otherwise, train's loop setting
               with no model code at all
 then the top Python functions by their own time under cProfile (which slows every call, so read
 the order, not the figures), and, when PyTorch is installed, PyTorch's fused and composed steps
-on the same batch (bench/bench_train.py, each in its own process) to read the floor against.
+on the same batch (bench/bench_train.py, each in its own process) to read the floor against, and
+the step's costliest matrix products (the MatMul shapes with the most time) timed bare, numpy
+against PyTorch, both on one thread as train runs them: C = A B and its two gradients G Bᵀ and
+Aᵀ G, the batch axes of rows times one weight folded into one product as MatMul's shortcut folds
+them. They say how much of the numpy work is a BLAS's, which no engine can remove.
 Every timing is a median over --steps steps after a warm-up, in one run; the load average is
 printed at both ends.
 """
@@ -67,11 +71,13 @@ def function_classes() -> list:
 
 
 @contextmanager
-def timed_bodies(seconds: dict, counts: collections.Counter):
+def timed_bodies(seconds: dict, counts: collections.Counter, products: dict | None = None):
     """Inside the block, every forward and backward adds its wall time to seconds[(class name,
-    "forward" | "backward")], and every forward counts a node of its class."""
+    "forward" | "backward")], and every forward counts a node of its class; a MatMul's forward
+    and backward also add theirs to products[(A's shape, B's shape)] when `products` is given."""
     clock = time.perf_counter
     originals = []
+    products = collections.defaultdict(float) if products is None else products
 
     def timed(cls, method_name):
         method = cls.__dict__[method_name]
@@ -80,14 +86,21 @@ def timed_bodies(seconds: dict, counts: collections.Counter):
                 start = clock()
                 result = method(self, *arrays, **params)
                 key = type(self).__name__
-                seconds[key, "forward"] += clock() - start
+                spent = clock() - start
+                seconds[key, "forward"] += spent
                 counts[key] += 1
+                if key == "MatMul":
+                    products[arrays[0].shape, arrays[1].shape] += spent
                 return result
         else:
             def wrapper(self, grad):
                 start = clock()
                 result = method(self, grad)
-                seconds[type(self).__name__, "backward"] += clock() - start
+                key = type(self).__name__
+                spent = clock() - start
+                seconds[key, "backward"] += spent
+                if key == "MatMul":
+                    products[self.saved[0].shape, self.saved[1].shape] += spent
                 return result
         return wrapper
 
@@ -169,6 +182,45 @@ def torch_step_ms(name: str, steps: int, score: str) -> float | None:
     return json.loads(done.stdout)["step_ms"]
 
 
+def product_operands(shape_a: tuple, shape_b: tuple, rng) -> tuple:
+    """Random float32 A, B and G (C's gradient) of a MatMul's shapes, a batch of rows times one
+    weight folded into one matrix of rows (as ops/matmul_shortcuts.py folds it)."""
+    if len(shape_a) > 2 and len(shape_b) == 2:
+        shape_a = (int(np.prod(shape_a[:-1])), shape_a[-1])
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    return a, b, rng.standard_normal(np.matmul(a, b).shape).astype(np.float32)
+
+
+def products_against_torch(shapes: list, repeats: int = 7) -> list:
+    """[(A's shape, B's shape, numpy µs, PyTorch µs)] of C = A B, G Bᵀ and Aᵀ G together, each the
+    fastest of `repeats` timings, numpy on train's one BLAS thread and PyTorch on one thread."""
+    import timeit
+    import torch
+    from minigrad.threads import blas_threads
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        with blas_threads():
+            for shape_a, shape_b in shapes:
+                a, b, g = product_operands(shape_a, shape_b, np.random.default_rng(0))
+                ta, tb, tg = (torch.from_numpy(x) for x in (a, b, g))
+                timings = []
+                for matmul, swap, x, y, z in ((np.matmul, np.swapaxes, a, b, g),
+                                              (torch.matmul, torch.transpose, ta, tb, tg)):
+                    def three():
+                        matmul(x, y)
+                        matmul(z, swap(y, -1, -2))
+                        matmul(swap(x, -1, -2), z)
+                    number = max(1, int(2e-2 / max(min(timeit.repeat(three, number=1, repeat=3)), 1e-7)))
+                    timings.append(min(timeit.repeat(three, number=number, repeat=repeats)) / number * 1e6)
+                rows.append((shape_a, shape_b, *timings))
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=40, help="timed steps of each measurement (default 40)")
@@ -183,10 +235,11 @@ def main(argv=None) -> int:
     with as_train_runs():
         plain_ms = median_step_ms(composed_steps(args.steps, score), args.steps)
         seconds, counts = collections.defaultdict(float), collections.Counter()
+        products = collections.defaultdict(float)
         step = composed_steps(args.steps, score)
         for k in range(WARMUP):
             step(k)
-        with timed_bodies(seconds, counts):
+        with timed_bodies(seconds, counts, products):
             start = time.perf_counter()
             for k in range(WARMUP, WARMUP + args.steps):
                 step(k)
@@ -227,6 +280,13 @@ def main(argv=None) -> int:
             print(f"minigrad composed ÷ PyTorch fused: {plain_ms / fused:.2f}; the floor ÷ PyTorch fused: "
                   f"{floor_ms / fused:.2f}; the numpy work alone ÷ PyTorch fused: {inside / fused:.2f} "
                   f"(the target: 1.3)")
+            costliest = sorted(products, key=lambda shapes: -products[shapes])[:3]
+            print("\nthe step's costliest products, A @ B with its gradients G Bᵀ and Aᵀ G, timed bare on one "
+                  "thread (µs for the three; rows times one weight folded into one matrix):")
+            print(f"  {'A':>14} {'B':>11} {'in the step':>12} {'numpy':>8} {'PyTorch':>8} {'numpy ÷ PyTorch':>16}")
+            for shape_a, shape_b, mine, theirs in products_against_torch(costliest):
+                print(f"  {str(shape_a):>14} {str(shape_b):>11} {products[shape_a, shape_b] / steps * 1e3:>9.2f} ms "
+                      f"{mine:>8.1f} {theirs:>8.1f} {mine / theirs:>16.2f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
     return 0
 

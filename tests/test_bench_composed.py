@@ -97,6 +97,40 @@ def test_pytorchs_steps_are_read_against_the_floor():
     assert float(ratios[1]) == pytest.approx(step / fused, abs=0.01)
     assert float(ratios[2]) == pytest.approx(floor / fused, abs=0.01)
     assert composed > 0
+    # the costliest products: the three MatMul shapes of the step with the most time, in that order
+    products = re.findall(rf"^\s+(\([\d, ]+\))\s+(\([\d, ]+\))\s+{NUMBER} ms\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+                          stdout, re.MULTILINE)
+    assert len(products) == 3, stdout
+    in_step = [float(row[2]) for row in products]
+    assert in_step == sorted(in_step, reverse=True) and in_step[-1] > 0
+    for _, _, _, mine, theirs, ratio in products:
+        assert float(ratio) == pytest.approx(float(mine) / float(theirs), abs=0.01 + float(ratio) * 0.02)
+    assert {tuple(map(int, re.findall(r"\d+", a))) for a, _, *_ in products} <= matmul_shapes_of_one_step("bahdanau")
+
+
+def matmul_shapes_of_one_step(score: str) -> set:
+    """The shapes of A in every A @ B of one composed training step."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        from twin import B, minigrad_model, synthetic_pairs, train_loop_step
+    finally:
+        sys.path.pop(0)
+    from minigrad.ops.linalg import MatMul
+    model = minigrad_model("composed", score=score)
+    optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
+    X, Y = synthetic_pairs(B, 30)
+    shapes = set()
+    original = MatMul.__dict__["forward"]
+
+    def recorded(self, a, b):
+        shapes.add(a.shape)
+        return original(self, a, b)
+    MatMul.forward = recorded
+    try:
+        train_loop_step(model, optimizer, X, Y, 0)
+    finally:
+        MatMul.forward = original
+    return shapes
 
 
 def test_a_bad_step_count_is_refused_plainly():
