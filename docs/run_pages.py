@@ -7,8 +7,13 @@ The rules every page in docs/ follows (tests/test_docs.py enforces them):
   under `figures/` is a picture the page shows; `make_figures.py` collects them.
 - A ```text block right after a python block (only blank lines between) is what that block
   prints. It must match the real output line by line (trailing spaces and blank lines at the
-  ends are ignored). The one tolerance: `…` in an expected line matches any text within
-  that line, for what truly varies from run to run (timings). And a path into this checkout
+  ends are ignored). Two tolerances: `…` in an expected line matches any text within that
+  line, for what truly varies from run to run (timings); and a decimal number matches one
+  within a unit of its last printed digit, or within 1e-5 of it relatively (the spaces numpy
+  pads an array's columns with may differ then), for what varies from CPU to CPU: numpy's
+  float32 exp, tanh and sums take other SIMD paths on another processor and round the last
+  bits otherwise, so 0.49813148 on one machine prints as 0.4981315 on the next. Integers and
+  all other text must match exactly. And a path into this checkout
   is printed relative to it ("/home/you/minigrad/attention/cells.py" as "attention/cells.py"),
   as it would be for code run from the repository's root, and a path into the temporary
   working directory relative to that. A block that prints must be followed by its text block.
@@ -115,9 +120,31 @@ def normalise(text: str) -> list[str]:
 
 def line_matches(expected: str, actual: str) -> bool:
     if WILDCARD not in expected:
-        return expected == actual
+        return expected == actual or numbers_match(expected, actual)
     pattern = ".*".join(re.escape(part) for part in expected.split(WILDCARD))
     return re.fullmatch(pattern, actual) is not None
+
+
+# a decimal number: digits with a point, an exponent or both (integers are left to match exactly)
+DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def numbers_match(expected: str, actual: str) -> bool:
+    """The same text around the decimal numbers (runs of spaces count as one), and each number
+    within a unit of the expected one's last printed digit or 1e-5 of it relatively."""
+    def split(line: str) -> tuple[list[str], list[str]]:
+        return ([re.sub(r"\s+", " ", part) for part in DECIMAL.split(line)], DECIMAL.findall(line))
+    (want_text, want_numbers), (got_text, got_numbers) = split(expected), split(actual)
+    return bool(want_numbers) and want_text == got_text and len(want_numbers) == len(got_numbers) and all(
+        abs(float(want) - float(got)) <= max(last_digit(want) * 1.000001, 1e-5 * abs(float(want)))
+        for want, got in zip(want_numbers, got_numbers))
+
+
+def last_digit(number: str) -> float:
+    """The value of one unit in the last printed digit: 0.001 for '0.129', 1e-10 for '4.2e-9'."""
+    mantissa, _, exponent = number.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
 
 
 def output_matches(expected: str, actual: str) -> bool:

@@ -9,8 +9,9 @@ minutes long). Each page is then one test, `test_page[NAME.md]`, which fails nam
 the line of the block that went wrong. New pages are picked up by the glob; the index links
 two pages other people write (coursework.md, performance.md), which are tested as soon as they
 exist. The only tolerances in comparing output are run_pages.py's: `…` in an expected line
-matches anything within that line (timings), and paths into the checkout or the temporary
-directory print relative to them.
+matches anything within that line (timings), a decimal number matches one within a unit of its
+last printed digit or 1e-5 relatively (float32 rounds its last bits otherwise on another CPU),
+and paths into the checkout or the temporary directory print relative to them.
 
 The rest checks the figures (they exist, are what make_figures.py produces, say what the pages
 claim, and the committed graphs are up to date), that every Function the packages define has
@@ -45,6 +46,29 @@ PAGES = [path.name for path in run_pages.pages()]
 ORDER = ["quickstart.md", "engine.md", "derivatives.md", "seed.md", "training.md", "debugging.md",
          "coursework.md", "performance.md", "export.md"]
 WRITTEN_ELSEWHERE = {"coursework.md", "performance.md"}  # linked before they exist
+
+
+@pytest.mark.parametrize("expected, printed", [
+    ("[[ 0.49813148 -0.55630857]", "[[ 0.4981315  -0.55630857]"),  # float32's last bits, numpy's padding
+    ("sum        = 1.0", "sum        = 0.99999994"),
+    ("alpha = [[0.129 0.073]]", "alpha = [[0.13  0.073]]"),  # a rounding at the third digit
+    ("grad min -4.2e-09 max 7e-2", "grad min -4.3e-09 max 0.07"),
+])
+def test_a_number_may_differ_in_its_last_printed_digit(expected, printed):
+    assert run_pages.line_matches(expected, printed)
+
+
+@pytest.mark.parametrize("expected, printed", [
+    ("loss 0.5", "loss 0.7"),                      # two units of the last digit
+    ("x = 0.49813148", "x = 0.4981"),              # more than 1e-5 relatively, many units
+    ("1101 nodes", "1102 nodes"),                  # integers match exactly
+    ("21th of august 2016 → 2016-08-22", "21th of august 2016 → 2016-08-20"),
+    ("[[0.5 0.25]]", "[[0.5 0.25 0.25]]"),         # one number more
+    ("mean 0.5 max 1.5", "mean 0.5 min 1.5"),      # the words around them
+    ("sharpness 0.998", "sharpness 0.998 (unsure)"),
+])
+def test_anything_else_must_match_exactly(expected, printed):
+    assert not run_pages.line_matches(expected, printed)
 
 
 @pytest.fixture(scope="session")

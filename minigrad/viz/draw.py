@@ -72,7 +72,19 @@ def summarise(array: np.ndarray | None) -> str:
     if array.size <= SMALL:
         return np.array2string(np.asarray(array), precision=3, separator=", ",
                                suppress_small=True).replace("\n", "")
-    return f"min {array.min():.3g}  mean {array.mean():.3g}  max {array.max():.3g}"
+    return f"min {array.min():.3g}  mean {shown_mean(array):.3g}  max {array.max():.3g}"
+
+
+def shown_mean(array: np.ndarray) -> float:
+    """The mean of the values, summed in float64, and 0 when it is smaller than their precision
+    (the spacing of floats at the largest |value|): the mean of a gradient whose values sum to
+    zero, as softmax's does, is then rounding noise, which would read as a value and would differ
+    from one CPU to the next."""
+    mean = float(np.mean(array, dtype=np.float64))
+    if np.issubdtype(array.dtype, np.floating) and np.isfinite(mean) and \
+            abs(mean) <= np.finfo(array.dtype).eps * float(np.max(np.abs(array))):
+        return 0.0
+    return mean
 
 
 def tensor_kind(tensor: Tensor, roots) -> str:

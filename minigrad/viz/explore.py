@@ -24,7 +24,7 @@ from minigrad.autograd import backward_steps
 from minigrad.errors import format_location
 from minigrad.order import topological_order
 from minigrad.tensor import Tensor
-from minigrad.viz.draw import draw, summarise, tensor_kind
+from minigrad.viz.draw import draw, shown_mean, summarise, tensor_kind
 
 SMALL = 64   # tensors with at most this many elements carry every value; larger ones a summary
 GRID = 16    # and a heat grid of at most GRID × GRID block means
@@ -185,14 +185,16 @@ def _number(x):
 
 def _array(array) -> dict:
     """Shape and every value of a small array; min/mean/max/std and a heat grid of a large one."""
-    a = np.asarray(array, dtype=np.float64)
+    original = np.asarray(array)
+    a = original.astype(np.float64)
     record = {"shape": list(a.shape), "size": int(a.size)}
     if a.size == 0:
         return record
-    finite = a[np.isfinite(a)]
-    stats = finite if finite.size else a.reshape(-1)
-    record.update(min=_number(stats.min()), mean=_number(stats.mean()), max=_number(stats.max()),
-                  std=_number(stats.std()), nonFinite=int(a.size - finite.size))
+    finite = np.isfinite(a)
+    kept = original[finite] if finite.any() else original.reshape(-1)  # in its dtype: shown_mean reads its precision
+    stats = kept.astype(np.float64)
+    record.update(min=_number(stats.min()), mean=_number(shown_mean(kept)), max=_number(stats.max()),
+                  std=_number(stats.std()), nonFinite=int(a.size - np.count_nonzero(finite)))
     if a.size <= SMALL:
         record["values"] = [_number(x) for x in a.reshape(-1)]
         return record
