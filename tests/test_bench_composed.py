@@ -33,9 +33,9 @@ def table(stdout: str) -> dict:
     return rows
 
 
-def ops_run_by_one_step(score: str) -> collections.Counter:
+def one_composed_step(score: str) -> tuple[collections.Counter, set]:
     """The op classes one composed training step applies, counted at Function.apply (not where
-    the bench counts, in forward)."""
+    the bench counts, in forward), and the shapes of A in its every A @ B."""
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     try:
         from twin import B, minigrad_model, synthetic_pairs, train_loop_step
@@ -44,25 +44,27 @@ def ops_run_by_one_step(score: str) -> collections.Counter:
     model = minigrad_model("composed", score=score)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
     X, Y = synthetic_pairs(B, 30)
-    counts = collections.Counter()
+    counts, products = collections.Counter(), set()
     original = Function.__dict__["apply"]
 
     def counted(cls, *inputs, **params):
         counts[cls.__name__] += 1
+        if cls.__name__ == "MatMul":
+            products.add(inputs[0].shape)
         return original.__func__(cls, *inputs, **params)
     Function.apply = classmethod(counted)
     try:
         train_loop_step(model, optimizer, X, Y, 0)
     finally:
         Function.apply = original
-    return counts
+    return counts, products
 
 
 def test_the_table_counts_the_ops_a_step_runs_and_its_figures_add_up():
     stdout = run_bench("--no-torch")
     assert "--score bahdanau" in stdout  # train's default score
     rows = table(stdout)
-    assert {name: nodes for name, (nodes, _, _) in rows.items()} == ops_run_by_one_step("bahdanau")
+    assert {name: nodes for name, (nodes, _, _) in rows.items()} == one_composed_step("bahdanau")[0]
     step = float(re.search(rf"the composed step .*?: {NUMBER} ms", stdout)[1])
     inside = float(re.search(rf"inside\s+{NUMBER}", stdout)[1])
     rest = float(re.search(rf"the rest\s+{NUMBER}", stdout)[1])
@@ -83,7 +85,7 @@ def test_the_table_counts_the_ops_a_step_runs_and_its_figures_add_up():
 
 def test_the_dlai_score_is_taken_apart_too():
     rows = table(run_bench("--no-torch", "--score", "dlai"))
-    assert {name: nodes for name, (nodes, _, _) in rows.items()} == ops_run_by_one_step("dlai")
+    assert {name: nodes for name, (nodes, _, _) in rows.items()} == one_composed_step("dlai")[0]
 
 
 @pytest.mark.torch
@@ -105,35 +107,4 @@ def test_pytorchs_steps_are_read_against_the_floor():
     assert in_step == sorted(in_step, reverse=True) and in_step[-1] > 0
     for _, _, _, mine, theirs, ratio in products:
         assert float(ratio) == pytest.approx(float(mine) / float(theirs), abs=0.01 + float(ratio) * 0.02)
-    assert {tuple(map(int, re.findall(r"\d+", a))) for a, _, *_ in products} <= matmul_shapes_of_one_step("bahdanau")
-
-
-def matmul_shapes_of_one_step(score: str) -> set:
-    """The shapes of A in every A @ B of one composed training step."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    try:
-        from twin import B, minigrad_model, synthetic_pairs, train_loop_step
-    finally:
-        sys.path.pop(0)
-    from minigrad.ops.linalg import MatMul
-    model = minigrad_model("composed", score=score)
-    optimizer = mg.optim.Adam(model.parameters(), lr=0.005)
-    X, Y = synthetic_pairs(B, 30)
-    shapes = set()
-    original = MatMul.__dict__["forward"]
-
-    def recorded(self, a, b):
-        shapes.add(a.shape)
-        return original(self, a, b)
-    MatMul.forward = recorded
-    try:
-        train_loop_step(model, optimizer, X, Y, 0)
-    finally:
-        MatMul.forward = original
-    return shapes
-
-
-def test_a_bad_step_count_is_refused_plainly():
-    done = subprocess.run([sys.executable, BENCH, "--steps", "0"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "--steps must be at least 1, got 0" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert {tuple(map(int, re.findall(r"\d+", a))) for a, _, *_ in products} <= one_composed_step("bahdanau")[1]

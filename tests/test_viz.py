@@ -77,6 +77,25 @@ def test_large_tensors_show_min_mean_max(renderer):
     assert "min 0  mean 9.5  max 19" in big
 
 
+def test_a_mean_below_the_values_precision_shows_as_zero():
+    """Softmax's input gradient sums to zero: its float32 mean is rounding noise (-4.2e-11 on one
+    CPU, something else on the next), so the node shows 0, and a mean the values can tell shows."""
+    from minigrad.viz.draw import shown_mean, summarise
+    e = mg.Tensor(np.random.default_rng(0).standard_normal((4, 30)).astype(np.float32), requires_grad=True)
+    (mg.softmax(e, axis=-1) * mg.Tensor(np.arange(120, dtype=np.float32).reshape(4, 30))).sum().backward()
+    assert abs(e.grad.mean()) < 1e-6 and shown_mean(e.grad) == 0.0 and "  mean 0  " in summarise(e.grad)
+    thirds = np.array([0.1, 0.2, -0.3], dtype=np.float32)  # float32's 0.1 + 0.2 - 0.3 is 1.5e-9, not 0
+    assert np.mean(thirds, dtype=np.float64) != 0 and shown_mean(thirds) == 0.0
+    small = np.full(100, 1e-3, dtype=np.float32)
+    small[0] = 1.0  # the mean, 0.011, is far above float32's precision at 1
+    assert shown_mean(small) == pytest.approx(0.01099, rel=1e-3)
+    tiny = np.full(100, 1e-30, dtype=np.float32)  # small values are not noise: the precision is relative
+    assert shown_mean(tiny) == pytest.approx(1e-30, rel=1e-5)
+    assert np.isnan(shown_mean(np.array([1.0, np.nan], dtype=np.float32)))
+    assert shown_mean(np.array([np.inf, 1.0])) == np.inf
+    assert shown_mean(np.arange(4)) == 1.5  # integers have no rounding to hide
+
+
 def test_tooltip_is_the_source_line(step, renderer):
     svg = svg_of(mg.draw(step["loss"]))
     alpha = next(g for g in groups(svg, "node").values() if texts(g).startswith("alpha<1,·>"))
