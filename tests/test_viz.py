@@ -91,6 +91,9 @@ def test_a_mean_below_the_values_precision_shows_as_zero():
     assert shown_mean(small) == pytest.approx(0.01099, rel=1e-3)
     tiny = np.full(100, 1e-30, dtype=np.float32)  # small values are not noise: the precision is relative
     assert shown_mean(tiny) == pytest.approx(1e-30, rel=1e-5)
+    half = np.zeros(2000, dtype=np.float16)
+    half[0], half[1] = 1, -0.5  # float16's eps is 1e-3, but the mean 2.5e-4 is well above its sum's rounding
+    assert shown_mean(half) == pytest.approx(2.5e-4)
     assert np.isnan(shown_mean(np.array([1.0, np.nan], dtype=np.float32)))
     assert shown_mean(np.array([np.inf, 1.0])) == np.inf
     assert shown_mean(np.arange(4)) == 1.5  # integers have no rounding to hide

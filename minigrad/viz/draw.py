@@ -76,14 +76,15 @@ def summarise(array: np.ndarray | None) -> str:
 
 
 def shown_mean(array: np.ndarray) -> float:
-    """The mean of the values, summed in float64, and 0 when it is smaller than their precision
-    (the spacing of floats at the largest |value|): the mean of a gradient whose values sum to
-    zero, as softmax's does, is then rounding noise, which would read as a value and would differ
-    from one CPU to the next."""
+    """The mean of the values, summed in float64; 0 when they have both signs and it is within
+    the rounding of their sum (8 · eps · max |x| / √n): the mean of a gradient whose values sum
+    to zero, as softmax's does, is then rounding noise, which would read as a value and would
+    differ from one CPU to the next."""
     mean = float(np.mean(array, dtype=np.float64))
-    if np.issubdtype(array.dtype, np.floating) and np.isfinite(mean) and \
-            abs(mean) <= np.finfo(array.dtype).eps * float(np.max(np.abs(array))):
-        return 0.0
+    if np.issubdtype(array.dtype, np.floating) and np.isfinite(mean) and array.min() < 0 < array.max():
+        noise = 8 * float(np.finfo(array.dtype).eps) * float(np.max(np.abs(array))) / np.sqrt(array.size)
+        if abs(mean) <= noise:
+            return 0.0
     return mean
 
 
