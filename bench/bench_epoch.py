@@ -168,11 +168,12 @@ def ratio_to_torch(per_task: dict, name: str):
 
 
 def time_to_target(flags: list[str], target: float, max_epochs: int, train_size: int | None = None,
-                   what: str = "train to the target") -> dict:
-    """Wall time of `train FLAGS --target-exact TARGET` (default task), from the command to its exit."""
+                   what: str = "train to the target", root: str = ROOT) -> dict:
+    """Wall time of `train FLAGS --target-exact TARGET` (default task) run from the checkout at
+    `root`, from the command to its exit."""
     extra = ["--target-exact", str(target)] + (["--train-size", str(train_size)] if train_size else [])
     with tempfile.TemporaryDirectory() as out:
-        seconds, stdout = run(train_command(flags, out, max_epochs, *extra), what)
+        seconds, stdout = run(train_command(flags, out, max_epochs, *extra), what, root=root)
     epochs = [line.split() for line in stdout.splitlines() if line.startswith("epoch ")]
     if not epochs:
         raise BenchError(f"train printed no epoch lines:\n{stdout}")
@@ -377,9 +378,9 @@ def main(argv=None) -> int:
                              f"(repeatable; default {' '.join(map(repr, DEFAULT_CONTENDERS))}); the first "
                              "is the one timed to 99%%")
     parser.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH",
-                        help="run contender NAME's epochs from the checkout at PATH (repeatable): a change "
-                             "timed against the code before it, in the same rounds; the other sections "
-                             "use this checkout")
+                        help="run contender NAME from the checkout at PATH (repeatable): a change timed "
+                             "against the code before it, in the same rounds (its epochs, and its time to "
+                             "99%% if it is the first contender; memory and scaling use this checkout)")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=TASKS)
     parser.add_argument("--rounds", type=int, help="interleaved rounds of the epoch section (default 3, quick 1)")
     parser.add_argument("--train-size", type=int, help="pairs per epoch (default train's 20,000; quick 200)")
@@ -431,7 +432,7 @@ def report(args, contenders: dict) -> int:
         name, flags = next(iter(contenders.items()))
         convergence = time_to_target(flags, 0.99, max_epochs=1 if quick else 12,
                                      train_size=train_size if quick else None,
-                                     what=f"contender {name}, trained to 99%,")
+                                     what=f"contender {name}, trained to 99%,", root=CHECKOUTS.get(name, ROOT))
         print("\nwall time to 99% held-out exact match (default task and score, seed 0, checkpoint "
               f"included{', quick: one epoch of ' + str(train_size) + ' pairs' if quick else ''})\n  "
               + describe_convergence(convergence))

@@ -101,3 +101,7 @@ def test_a_contender_runs_from_its_checkout(tmp_path):
     assert f"contenders default=, other= from {checkout}" in done.stdout
     assert "contender other failed (exit 1)" in done.stderr and "this is the other checkout" in done.stderr
     assert "Traceback" not in done.stderr
+    # the first contender's time to 99% runs from its checkout too
+    done = bench("--sections", "converge", "--quick", "--contender", "other=", "--checkout", f"other={checkout}")
+    assert done.returncode == 2 and "contender other, trained to 99%, failed (exit 1)" in done.stderr
+    assert "this is the other checkout" in done.stderr and "Traceback" not in done.stderr

@@ -97,6 +97,9 @@ def test_a_mean_below_the_values_precision_shows_as_zero():
     assert np.isnan(shown_mean(np.array([1.0, np.nan], dtype=np.float32)))
     assert shown_mean(np.array([np.inf, 1.0])) == np.inf
     assert shown_mean(np.arange(4)) == 1.5  # integers have no rounding to hide
+    # the explorer's summary, computed in float64, reads the precision of the values' own dtype
+    from minigrad.viz.explore import _array
+    assert _array(np.tile(thirds, 30))["mean"] == 0.0 and shown_mean(thirds.astype(np.float64)) != 0.0
 
 
 def test_tooltip_is_the_source_line(step, renderer):

@@ -75,15 +75,16 @@ def summarise(array: np.ndarray | None) -> str:
     return f"min {array.min():.3g}  mean {shown_mean(array):.3g}  max {array.max():.3g}"
 
 
-def shown_mean(array: np.ndarray) -> float:
+def shown_mean(array: np.ndarray, dtype=None) -> float:
     """The mean of the values, summed in float64; 0 when they have both signs and it is within
-    the rounding of their sum (8 · eps · max |x| / √n): the mean of a gradient whose values sum
-    to zero, as softmax's does, is then rounding noise, which would read as a value and would
-    differ from one CPU to the next."""
+    the rounding of their sum in `dtype` (theirs by default), 8 · eps · max |x| / √n: the mean of
+    a gradient whose values sum to zero, as softmax's does, is then rounding noise, which would
+    read as a value and would differ from one CPU to the next."""
     mean = float(np.mean(array, dtype=np.float64))
-    if np.issubdtype(array.dtype, np.floating) and np.isfinite(mean) and array.min() < 0 < array.max():
-        noise = 8 * float(np.finfo(array.dtype).eps) * float(np.max(np.abs(array))) / np.sqrt(array.size)
-        if abs(mean) <= noise:
+    dtype = array.dtype if dtype is None else np.dtype(dtype)
+    if np.issubdtype(dtype, np.floating) and np.isfinite(mean):
+        low, high = float(array.min()), float(array.max())
+        if low < 0 < high and abs(mean) <= 8 * float(np.finfo(dtype).eps) * max(-low, high) / np.sqrt(array.size):
             return 0.0
     return mean
 

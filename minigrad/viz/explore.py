@@ -185,16 +185,15 @@ def _number(x):
 
 def _array(array) -> dict:
     """Shape and every value of a small array; min/mean/max/std and a heat grid of a large one."""
-    original = np.asarray(array)
-    a = original.astype(np.float64)
+    dtype = np.asarray(array).dtype  # the precision the values were computed in, for shown_mean
+    a = np.asarray(array, dtype=np.float64)
     record = {"shape": list(a.shape), "size": int(a.size)}
     if a.size == 0:
         return record
-    finite = np.isfinite(a)
-    kept = original[finite] if finite.any() else original.reshape(-1)  # in its dtype: shown_mean reads its precision
-    stats = kept.astype(np.float64)
-    record.update(min=_number(stats.min()), mean=_number(shown_mean(kept)), max=_number(stats.max()),
-                  std=_number(stats.std()), nonFinite=int(a.size - np.count_nonzero(finite)))
+    finite = a[np.isfinite(a)]
+    stats = finite if finite.size else a.reshape(-1)
+    record.update(min=_number(stats.min()), mean=_number(shown_mean(stats, dtype)), max=_number(stats.max()),
+                  std=_number(stats.std()), nonFinite=int(a.size - finite.size))
     if a.size <= SMALL:
         record["values"] = [_number(x) for x in a.reshape(-1)]
         return record
